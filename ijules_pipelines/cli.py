@@ -1,0 +1,111 @@
+"""`ijules`: the command line — database, UIs and the end-to-end demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+
+from ijules_core import calendar
+from ijules_core.config import REPO_ROOT, Settings
+from ijules_core.store import StoreError, database_url, schema
+from ijules_core.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
+
+log = logging.getLogger("ijules")
+
+
+def _embedded(settings: Settings) -> EmbeddedPostgres:
+    if settings.database_url:
+        raise StoreError("IJULES_DATABASE_URL is set: the embedded server is not in use (unset it to manage it)")
+    return EmbeddedPostgres(settings.home / "pgdata", settings.pg_port)
+
+
+def cmd_db(args: argparse.Namespace) -> None:
+    settings = Settings.from_env()
+    if args.action == "start":
+        print(_embedded(settings).start())
+    elif args.action == "stop":
+        print("stopped" if _embedded(settings).stop() else "not running")
+    elif args.action == "status":
+        server = None if settings.database_url else _embedded(settings)
+        running = server.is_running() if server else None
+        url = database_url(settings, start=False)
+        at = schema.current(url) if running is not False else None
+        where = "external (IJULES_DATABASE_URL)" if server is None else f"embedded, {'running' if running else 'stopped'}"
+        print(f"database: {where}\nschema: {at or '-'} (code head {schema.head()})")
+    elif args.action == "url":
+        print(database_url(settings, start=False))
+    elif args.action == "upgrade":
+        mode = schema.upgrade(database_url(settings))
+        print(f"schema at {schema.head()} ({mode} mode)")
+
+
+def _run_foreground(procs: list[subprocess.Popen]) -> None:
+    """Wait on child servers; SIGINT/SIGTERM stop their whole process groups (dagster dev spawns children)."""
+
+    def stop(*_):
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        for p in procs:
+            p.wait()
+    finally:
+        stop()
+
+
+def cmd_ui(args: argparse.Namespace) -> None:
+    from ijules_pipelines.instance import prepare_environment
+
+    prepare_environment()
+    dagster = [sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
+               "-h", args.host, "-p", str(args.port)]
+    procs = [subprocess.Popen(dagster, cwd=REPO_ROOT, start_new_session=True)]
+    print(f"Dagster UI on http://{args.host}:{args.port}")
+    _run_foreground(procs)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from ijules_pipelines.demo import run_demo
+
+    run_demo(sessions=args.sessions, end=args.end)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "dagster", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    ap = argparse.ArgumentParser(prog="ijules", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="manage the database (embedded unless IJULES_DATABASE_URL is set)")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "upgrade"])
+    db.set_defaults(fn=cmd_db)
+
+    ui = sub.add_parser("ui", help="start the Dagster UI against the project database")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(fn=cmd_ui)
+
+    demo = sub.add_parser("demo", help="run the main job end to end on embedded defaults")
+    demo.add_argument("--sessions", type=int, default=20)
+    demo.add_argument("--end", default=None, help="last session (default: the last completed one)")
+    demo.set_defaults(fn=cmd_demo)
+
+    args = ap.parse_args(argv)
+    try:
+        args.fn(args)
+    except (StoreError, EmbeddedPostgresError, ValueError) as exc:
+        print(f"ijules: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
