@@ -96,11 +96,8 @@ class FilesSource:
 
     def fetch(self, symbols: Sequence[str], day: dt.date) -> pd.DataFrame:
         calendar.require_session(day)
-        wanted = set(symbols)
-        frames = [
-            regular_session(bars[bars["symbol"].isin(wanted)], day, extended_hours=self.extended_hours)
-            for path in self.files()
-            if self.layout.symbol_from_name(path) in wanted | {None}
-            for bars in [read_file(path, self.layout)]
-        ]
+        frames = []
+        for path in self.files():
+            bars = read_file(path, self.layout)
+            frames.append(regular_session(bars[bars["symbol"].isin(symbols)], day, extended_hours=self.extended_hours))
         return conform(pd.concat(frames, ignore_index=True)) if frames else empty_bars()
