@@ -39,3 +39,10 @@ def db_url(pg_server_url):
     """URL of a migrated database of this test's own, dropped afterwards."""
     with scratch_database(pg_server_url, f"test_{uuid.uuid4().hex[:12]}") as url:
         yield url
+
+
+@pytest.fixture
+def empty_db_url(pg_server_url):
+    """URL of an empty, unmigrated database of this test's own."""
+    with scratch_database(pg_server_url, f"test_{uuid.uuid4().hex[:12]}", migrated=False) as url:
+        yield url

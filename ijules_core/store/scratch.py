@@ -37,13 +37,17 @@ def ensure_template(url: str) -> None:
 
 
 @contextlib.contextmanager
-def scratch_database(url: str, name: str, keep: bool = False) -> Iterator[str]:
-    """A migrated database `name` on `url`'s server, dropped on exit unless `keep`."""
-    ensure_template(url)
+def scratch_database(url: str, name: str, keep: bool = False, migrated: bool = True) -> Iterator[str]:
+    """A database `name` on `url`'s server (migrated unless told otherwise), dropped on exit unless `keep`."""
+    if migrated:
+        ensure_template(url)
     ident = sql.Identifier(name)
+    create = sql.SQL("CREATE DATABASE {}").format(ident)
+    if migrated:
+        create = sql.SQL("{} TEMPLATE {}").format(create, sql.Identifier(TEMPLATE))
     with _admin(url) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(ident, sql.Identifier(TEMPLATE)))
+        conn.execute(create)
     try:
         yield _url_for(url, name)
     finally:
