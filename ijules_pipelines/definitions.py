@@ -4,12 +4,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from ijules_pipelines.resources import BarSourceResource, store_resource
+from ijules_pipelines.resources import BarSourceResource, alert_resource, store_resource
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions.merge(
         dg.load_from_defs_folder(project_root=Path(__file__).resolve().parent.parent),
-        dg.Definitions(resources={"store": store_resource(), "bar_source": BarSourceResource()}),
+        dg.Definitions(resources={"store": store_resource(), "bar_source": BarSourceResource(), "alerts": alert_resource()}),
     )

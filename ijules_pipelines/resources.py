@@ -9,6 +9,7 @@ import dagster as dg
 import psycopg
 
 from ijules_core import store
+from ijules_core.alerts import send_alert
 from ijules_core.bars import BarSource
 from ijules_core.bars.synthetic import SyntheticSource
 from ijules_core.store import schema
@@ -42,8 +43,24 @@ class BarSourceResource(dg.ConfigurableResource):
         return SyntheticSource(seed=self.seed, rho=self.rho)
 
 
+class AlertResource(dg.ConfigurableResource):
+    """Where alerts go: the log, and a webhook when IJULES_ALERT_WEBHOOK_URL is set."""
+
+    webhook_url: str | None = None
+
+    def send(self, title: str, body: str) -> bool:
+        return send_alert(title, body, self.webhook_url)
+
+
+def _from_env(var: str):
+    """`dg.EnvVar(var)` when the variable is set, else None: optional secrets stay out of code."""
+    return dg.EnvVar(var) if os.environ.get(var) else None
+
+
+def alert_resource() -> AlertResource:
+    return AlertResource(webhook_url=_from_env("IJULES_ALERT_WEBHOOK_URL"))
+
+
 def store_resource() -> StoreResource:
     # a URL may carry a password: take it from the environment through EnvVar, never from code
-    if os.environ.get("IJULES_DATABASE_URL"):
-        return StoreResource(database_url=dg.EnvVar("IJULES_DATABASE_URL"))
-    return StoreResource()
+    return StoreResource(database_url=_from_env("IJULES_DATABASE_URL"))
