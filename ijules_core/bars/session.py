@@ -66,13 +66,13 @@ def to_bars(
 def session_frame(ts: pd.Series) -> pd.DataFrame:
     """For each UTC bar start: its New York `day` and that day's session `open`/`close` (NaT if none)."""
     local_day = ts.dt.tz_convert(calendar.TZ).dt.tz_localize(None).dt.normalize()
-    days, row_day = pd.factorize(local_day)  # a few hundred distinct days even for 1M bars
-    schedule = calendar.nyse().schedule.reindex(row_day)
+    codes, days = pd.factorize(local_day)  # a few hundred distinct days even for 1M bars; NaT -> -1
+    schedule = calendar.nyse().schedule.reindex(days)
     return pd.DataFrame(
         {
-            "day": row_day.take(days),
-            "open": schedule["open"].to_numpy().take(days),
-            "close": schedule["close"].to_numpy().take(days),
+            "day": days.array.take(codes, allow_fill=True),
+            "open": schedule["open"].array.take(codes, allow_fill=True),
+            "close": schedule["close"].array.take(codes, allow_fill=True),
         },
         index=ts.index,
     )
