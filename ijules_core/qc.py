@@ -92,6 +92,15 @@ def _inside_session(df: pd.DataFrame) -> pd.Series:
     return in_session(df["ts"])
 
 
+RULE_TEXT = {
+    "positive_prices": "price ≤ 0",
+    "non_negative_volume": "negative volume",
+    "high_low_bound": "high/low do not bound open/close",
+    "unique_symbol_ts": "repeated (symbol, ts)",
+    "ts_increasing": "time runs backwards",
+    "on_minute_grid": "stamp off the minute grid",
+    "inside_session": "bar outside the session",
+}
 ROW_RULES: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "positive_prices": _positive_prices,
     "non_negative_volume": _non_negative_volume,
@@ -220,7 +229,7 @@ class QCReport:
         lines += ["```", "", "**Failed rules**", ""]
         failures = sorted(self.failures, key=lambda f: -_RANK[f.severity])
         lines += [
-            f"- {f.severity.value} `{f.rule}` {f.symbol or ''} {_iso(f.day) or ''}: {f.detail}"
+            f"- {f.severity.value} `{f.rule}` {f.symbol or ''} {_iso(f.day) or ''}: {f.count} × {f.detail}"
             + (f" (e.g. {', '.join(f.examples)})" if f.examples else "")
             for f in failures[:max_rows]
         ] or ["none"]
@@ -264,7 +273,7 @@ def check_bars(
     verdicts = {name: rule(clean) for name, rule in ROW_RULES.items() if name != "inside_session"}
     verdicts["inside_session"] = session["open"].notna() if extended_hours else regular
     for name, ok in verdicts.items():
-        failures += _per_partition(name, clean[~ok.to_numpy()], name.replace("_", " ") + " violated")
+        failures += _per_partition(name, clean[~ok.to_numpy()], RULE_TEXT[name])
 
     good = clean[(verdicts["on_minute_grid"] & regular).to_numpy()]
     good = good.drop_duplicates(["symbol", "ts"]).sort_values(["symbol", "ts"])
