@@ -10,6 +10,6 @@ from ijules_pipelines.resources import BarSourceResource, alert_resource, store_
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions.merge(
-        dg.load_from_defs_folder(project_root=Path(__file__).resolve().parent.parent),
+        dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent),
         dg.Definitions(resources={"store": store_resource(), "bar_source": BarSourceResource(), "alerts": alert_resource()}),
     )
