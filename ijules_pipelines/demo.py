@@ -12,9 +12,11 @@ import dagster as dg
 import pandas as pd
 
 from ijules_core import calendar
+from ijules_core.store import connect
 from ijules_pipelines.instance import prepare_environment
 
 log = logging.getLogger(__name__)
+BAD_DAY_FAULTS = ["missing:60", "spike:2"]  # 15 % of the minutes gone: QC must BLOCK
 
 
 def last_completed_session(now: pd.Timestamp | None = None) -> str:
@@ -25,21 +27,38 @@ def last_completed_session(now: pd.Timestamp | None = None) -> str:
     return str(calendar.previous_sessions(day - pd.Timedelta(days=1), 1)[0])
 
 
+def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, what: str, **kwargs) -> dg.ExecuteInProcessResult:
+    result = job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
+    log.info("%s: run %s %s", what, result.run_id, "succeeded" if result.success else "FAILED")
+    return result
+
+
 def run_demo(sessions: int = 20, end: str | None = None) -> None:
     url = prepare_environment()
     from ijules_pipelines.definitions import defs
 
     definitions = defs()
-    days = calendar.previous_sessions(end or last_completed_session(), sessions)
-    first, last = str(days[0]), str(days[-1])
-    log.info("database %s", url.split("@")[-1])
+    days = [str(d) for d in calendar.previous_sessions(end or last_completed_session(), sessions)]
+    ingest = definitions.resolve_job_def("ingest_market_data")
     with dg.DagsterInstance.get() as instance:
-        log.info("ingesting %d sessions %s..%s as one run", len(days), first, last)
-        result = definitions.resolve_job_def("ingest_market_data").execute_in_process(
-            instance=instance,
-            tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
-            raise_on_error=False,
-        )
-        log.info("ingest run %s: %s", result.run_id, "success" if result.success else "FAILED")
+        result = _run(ingest, instance, f"ingest {len(days)} sessions {days[0]}..{days[-1]} (one run)",
+                      tags={"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]})
         if not result.success:
-            raise SystemExit(1)
+            raise SystemExit("demo: ingestion failed; see the run in the Dagster UI (`ijules ui`)")
+
+        bad_day = days[len(days) // 2]
+        faults = {"resources": {"bar_source": {"config": {"faults": {f"NVDA@{bad_day}": BAD_DAY_FAULTS}}}}}
+        result = _run(ingest, instance, f"re-ingest {bad_day} with injected faults {BAD_DAY_FAULTS}",
+                      partition_key=bad_day, run_config=faults)
+        verdict = [e.description for e in result.get_asset_check_evaluations()]
+        if result.success:
+            raise SystemExit(f"demo: the faulty day {bad_day} was not blocked by QC: {verdict}")
+        log.info("QC gate: %s — market_bars kept its previous rows for %s", verdict[0], bad_day)
+
+    with connect(url) as conn:
+        per_day = conn.execute(
+            "SELECT count(DISTINCT (ts AT TIME ZONE 'America/New_York')::date), count(*) FROM market_data.bars "
+            "WHERE ts >= %s AND ts < %s", (calendar.session_open(days[0]), calendar.session_close(days[-1])),
+        ).fetchone()
+    log.info("market_data.bars holds %d sessions, %d bars for %s..%s", per_day[0], per_day[1], days[0], days[-1])
+    log.info("open the Dagster UI with `.venv/bin/ijules ui` (http://127.0.0.1:3000) to see the runs and QC reports")

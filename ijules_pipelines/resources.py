@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
@@ -11,6 +12,9 @@ import psycopg
 from ijules_core import store
 from ijules_core.alerts import send_alert
 from ijules_core.bars import BarSource
+from ijules_core.bars.alpha_vantage import AlphaVantageSource
+from ijules_core.bars.files import ALPHA_VANTAGE_CSV, NINJATRADER, FileLayout, FilesSource
+from ijules_core.bars.polygon import PolygonSource
 from ijules_core.bars.synthetic import SyntheticSource
 from ijules_core.store import schema
 
@@ -31,16 +35,53 @@ class StoreResource(dg.ConfigurableResource):
         return schema.upgrade(self.url())
 
 
-class BarSourceResource(dg.ConfigurableResource):
-    """Which vendor bars come from, and for which symbols."""
+FILE_LAYOUTS = {"bars": FileLayout(), "alpha_vantage_csv": ALPHA_VANTAGE_CSV, "ninjatrader": NINJATRADER}
 
-    source: Literal["synthetic"] = "synthetic"
+
+class BarSourceResource(dg.ConfigurableResource):
+    """Which vendor bars come from, for which symbols. API keys come from the environment only."""
+
+    source: Literal["synthetic", "polygon", "alpha_vantage", "files"] = "synthetic"
     symbols: list[str] = ["NVDA", "MSFT"]
+    extended_hours: bool = False
+    # synthetic
     seed: int = 7
     rho: float = 0.6
+    faults: dict[str, list[str]] = {}  # e.g. {"NVDA@2026-03-02": ["missing:60"]}: QC demonstrations
+    # polygon / alpha_vantage
+    polygon_api_key: str | None = None
+    alpha_vantage_api_key: str | None = None
+    base_url: str | None = None  # a vendor mirror or a local replay server
+    # files
+    drop_folder: str | None = None
+    file_layout: Literal["bars", "alpha_vantage_csv", "ninjatrader"] = "bars"
+
+    def _key(self, value: str | None, var: str) -> str:
+        if not value:
+            raise ValueError(f"bar source {self.source!r} needs an API key: set the environment variable {var}")
+        return value
 
     def build(self) -> BarSource:
-        return SyntheticSource(seed=self.seed, rho=self.rho)
+        urls = {"base_url": self.base_url} if self.base_url else {}
+        if self.source == "polygon":
+            return PolygonSource(self._key(self.polygon_api_key, "POLYGON_API_KEY"),
+                                 extended_hours=self.extended_hours, **urls)
+        if self.source == "alpha_vantage":
+            return AlphaVantageSource(self._key(self.alpha_vantage_api_key, "ALPHA_VANTAGE_API_KEY"),
+                                      extended_hours=self.extended_hours, **urls)
+        if self.source == "files":
+            if not self.drop_folder:
+                raise ValueError("bar source 'files' needs drop_folder (or IJULES_DROP_FOLDER)")
+            return FilesSource(Path(self.drop_folder), FILE_LAYOUTS[self.file_layout], extended_hours=self.extended_hours)
+        return SyntheticSource(seed=self.seed, rho=self.rho, faults=self.faults)
+
+
+def bar_source_resource() -> BarSourceResource:
+    return BarSourceResource(
+        polygon_api_key=_from_env("POLYGON_API_KEY"),
+        alpha_vantage_api_key=_from_env("ALPHA_VANTAGE_API_KEY"),
+        drop_folder=os.environ.get("IJULES_DROP_FOLDER"),
+    )
 
 
 class AlertResource(dg.ConfigurableResource):

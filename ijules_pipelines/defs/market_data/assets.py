@@ -8,6 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from ijules_core import calendar
+from ijules_core.charts import completeness_chart, markdown_image
 from ijules_core.store.bars import STAGING, promote, write_bars
 from ijules_pipelines.partitions import trading_days
 from ijules_pipelines.resources import BarSourceResource, StoreResource
@@ -61,5 +62,36 @@ def market_bars(context: dg.AssetExecutionContext, store: StoreResource, bar_sou
             "last_bar": dg.MetadataValue.text(str(last) if last else "-"),
             "storage_mode": dg.MetadataValue.text(mode),
             "table": dg.MetadataValue.text("market_data.bars"),
+        }
+    )
+
+
+@dg.asset(group_name="market_data", partitions_def=trading_days, backfill_policy=single_run, deps=[market_bars])
+def qc_report(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
+    """The QC verdicts of the partitions (from `market_data.qc_reports`) with a completeness chart."""
+    days = partition_days(context)
+    with store.connect() as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT ON (partition, symbol) partition, symbol, outcome, metrics FROM market_data.qc_reports "
+            "WHERE partition = ANY(%s) ORDER BY partition, symbol, created_at DESC, id DESC",
+            (days,),
+        ).fetchall()
+    per_symbol = [r for r in rows if r[1] != "*"]
+    verdicts = {str(r[0]): r[2] for r in rows if r[1] == "*"}
+    symbols = sorted({r[1] for r in per_symbol})
+    labels = [str(d) for d in days]
+    share = {(str(r[0]), r[1]): 1 - r[3]["missing_ratio"] for r in per_symbol}
+    threshold = next((r[3]["thresholds"]["max_missing_ratio"] for r in rows if r[1] == "*"), 0.05)
+    chart = completeness_chart(labels, {s: [share.get((d, s), 0.0) for d in labels] for s in symbols}, threshold)
+    table = ["| day | outcome | " + " | ".join(f"{s} bars" for s in symbols) + " |",
+             "|---|---|" + "---:|" * len(symbols)]
+    bars = {(str(r[0]), r[1]): f"{r[3]['bars']}/{r[3]['expected']}" for r in per_symbol}
+    table += [f"| {d} | {verdicts.get(d, 'not checked')} | " + " | ".join(bars.get((d, s), "-") for s in symbols) + " |"
+              for d in labels]
+    counts = {o: sum(v == o for v in verdicts.values()) for o in ("CONTINUE", "WARN", "BLOCK")}
+    return dg.MaterializeResult(
+        metadata={
+            **{f"days_{o.lower()}": dg.MetadataValue.int(n) for o, n in counts.items()},
+            "report": dg.MetadataValue.md("\n".join(["### QC by day", "", markdown_image(chart, "completeness"), "", *table])),
         }
     )

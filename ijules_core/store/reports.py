@@ -1,0 +1,42 @@
+"""QC reports as rows: what the gate decided, kept beside the data it judged."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from ijules_core.qc import Outcome, QCReport, worst
+
+
+def save_qc_report(conn: psycopg.Connection, report: QCReport, days: Sequence[dt.date]) -> int:
+    """Per day: a row per symbol (its stats and failures) and a '*' row (the day's verdict)."""
+    doc = report.to_dict()
+    rows = []
+    for day in sorted(days):
+        iso = day.isoformat()
+        parts = [p for p in doc["partitions"] if p["day"] == iso]
+        for p in parts:
+            failures = [f for f in doc["failures"] if f["day"] == iso and f["symbol"] == p["symbol"]]
+            rows.append((day, p["symbol"], p["outcome"], Jsonb({**p, "failures": failures})))
+        day_failures = [f for f in doc["failures"] if f["day"] in (iso, None)]
+        outcome = worst([Outcome(p["outcome"]) for p in parts] + [Outcome(f["severity"]) for f in day_failures])
+        summary = {"environment": doc["environment"], "thresholds": doc["thresholds"], "rows": doc["rows"],
+                   "alignment": doc["alignment"].get(iso), "failures": day_failures}
+        rows.append((day, "*", outcome.value, Jsonb(summary)))
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO market_data.qc_reports (partition, symbol, outcome, metrics) VALUES (%s, %s, %s, %s)", rows
+        )
+    return len(rows)
+
+
+def latest_qc(conn: psycopg.Connection, start: dt.date, end: dt.date) -> list[tuple[dt.date, str, str]]:
+    """The newest QC outcome of each (day, symbol) in the range, '*' rows included."""
+    return conn.execute(
+        "SELECT DISTINCT ON (partition, symbol) partition, symbol, outcome FROM market_data.qc_reports "
+        "WHERE partition BETWEEN %s AND %s ORDER BY partition, symbol, created_at DESC, id DESC",
+        (start, end),
+    ).fetchall()
