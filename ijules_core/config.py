@@ -7,6 +7,7 @@
 | IJULES_PG_PORT            | 54329                           | TCP port of the embedded server (127.0.0.1)    |
 | IJULES_ENV                | ci                              | ci / staging / production (QC thresholds)      |
 | IJULES_RETENTION_DAYS     | 0 (keep everything)             | TimescaleDB retention policy on market bars    |
+| IJULES_REPORTS_DIR        | <repo>/reports                  | EOD and backtest reports written to disk       |
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Settings:
     pg_port: int
     environment: str
     retention_days: int
+    reports_dir: Path
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -41,4 +43,5 @@ class Settings:
             pg_port=int(port),
             environment=environment,
             retention_days=int(env.get("IJULES_RETENTION_DAYS", "0")),
+            reports_dir=Path(env.get("IJULES_REPORTS_DIR", REPO_ROOT / "reports")).resolve(),
         )

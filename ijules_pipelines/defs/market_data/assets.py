@@ -4,10 +4,15 @@ Vendor data is staged in PostgreSQL rather than pickled, so a single-run backfil
 days works and the blocking QC check reads exactly what would be promoted.
 """
 
+import json
+
 import dagster as dg
 import pandas as pd
 
 from ijules_core import calendar
+from ijules_core.config import Settings
+from ijules_core.eod import EODContext, save_eod_report, validate_day
+from ijules_core.qc import THRESHOLDS
 from ijules_core.charts import completeness_chart, markdown_image
 from ijules_core.store.bars import STAGING, promote, write_bars
 from ijules_pipelines.partitions import trading_days
@@ -93,5 +98,27 @@ def qc_report(context: dg.AssetExecutionContext, store: StoreResource) -> dg.Mat
         metadata={
             **{f"days_{o.lower()}": dg.MetadataValue.int(n) for o, n in counts.items()},
             "report": dg.MetadataValue.md("\n".join(["### QC by day", "", markdown_image(chart, "completeness"), "", *table])),
+        }
+    )
+
+
+@dg.asset(group_name="market_data", partitions_def=trading_days, deps=[market_bars, qc_report], kinds={"postgres"})
+def eod_validation(context: dg.AssetExecutionContext, store: StoreResource, bar_source: BarSourceResource) -> dg.MaterializeResult:
+    """End-of-day health of the day's data: completeness, QC pass rate, freshness, table and disk; with recommendations."""
+    settings = Settings.from_env()
+    ctx = EODContext(calendar.require_session(context.partition_key).date(), bar_source.symbols,
+                     max_missing_ratio=THRESHOLDS[settings.environment].max_missing_ratio, data_dir=settings.home.parent)
+    with store.connect() as conn:
+        report = validate_day(conn, ctx)
+        save_eod_report(conn, report)
+    path = settings.reports_dir / "eod" / f"{ctx.day}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_dict(), indent=2, default=str))
+    return dg.MaterializeResult(
+        metadata={
+            "outcome": report.outcome.value,
+            "recommendations": dg.MetadataValue.int(len(report.recommendations)),
+            "report_file": dg.MetadataValue.path(str(path)),
+            "report": dg.MetadataValue.md(report.to_markdown()),
         }
     )

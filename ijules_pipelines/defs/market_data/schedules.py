@@ -3,7 +3,7 @@
 import dagster as dg
 
 from ijules_core import calendar
-from ijules_pipelines.defs.market_data.jobs import ingest_market_data
+from ijules_pipelines.defs.market_data.jobs import eod_validation_job, ingest_market_data
 
 
 def _session_request(context: dg.ScheduleEvaluationContext):
@@ -21,4 +21,15 @@ def _session_request(context: dg.ScheduleEvaluationContext):
     description="Ingest the day's bars at 16:15 New York time on trading days (after the close, early closes too).",
 )
 def ingest_after_close(context: dg.ScheduleEvaluationContext):
+    return _session_request(context)
+
+
+@dg.schedule(
+    cron_schedule="45 16 * * 1-5",
+    execution_timezone=calendar.TZ,
+    job=eod_validation_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="End-of-day validation at 16:45 New York time on trading days.",
+)
+def eod_validation_schedule(context: dg.ScheduleEvaluationContext):
     return _session_request(context)
