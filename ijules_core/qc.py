@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import itertools
+import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -30,6 +31,9 @@ import pandera.pandas as pa
 from ijules_core import calendar
 from ijules_core.bars import BAR_COLUMNS, PRICE_COLUMNS
 from ijules_core.bars.session import in_session, session_frame
+
+
+NEW_YORK = zoneinfo.ZoneInfo(calendar.TZ)
 
 
 class Outcome(enum.StrEnum):
@@ -229,8 +233,8 @@ class QCReport:
         lines += ["```", "", "**Failed rules**", ""]
         failures = sorted(self.failures, key=lambda f: -_RANK[f.severity])
         lines += [
-            f"- {f.severity.value} `{f.rule}` {f.symbol or ''} {_iso(f.day) or ''}: {f.count} × {f.detail}"
-            + (f" (e.g. {', '.join(f.examples)})" if f.examples else "")
+            f"- {f.severity.value} `{f.rule}` {' '.join(filter(None, [f.symbol, _iso(f.day)])) or 'batch'}: "
+            f"{f.detail} (count {f.count}{', e.g. ' + ', '.join(f.examples) if f.examples else ''})"
             for f in failures[:max_rows]
         ] or ["none"]
         if len(failures) > max_rows:
@@ -265,8 +269,8 @@ def check_bars(
     failures: list[Failure] = []
     nulls = bars[REQUIRED].isna()
     for col in REQUIRED:
-        failures += _per_partition("not_null", bars[nulls[col]], f"null {col}")
-    clean = bars[~nulls.any(axis=1)]
+        failures += _per_partition("not_null", bars[nulls[col].to_numpy()], f"null {col}")
+    clean = bars[~nulls.any(axis=1).to_numpy()]
     session = session_frame(clean["ts"])
     clean = clean.assign(day=session["day"])
     regular = (clean["ts"] >= session["open"]) & (clean["ts"] < session["close"])  # = session.in_session
@@ -275,32 +279,34 @@ def check_bars(
     for name, ok in verdicts.items():
         failures += _per_partition(name, clean[~ok.to_numpy()], RULE_TEXT[name])
 
-    good = clean[(verdicts["on_minute_grid"] & regular).to_numpy()]
-    good = good.drop_duplicates(["symbol", "ts"]).sort_values(["symbol", "ts"])
+    usable = verdicts["positive_prices"] & verdicts["on_minute_grid"] & verdicts["unique_symbol_ts"] & regular
+    good = clean[usable.to_numpy()]
+    if not (good["symbol"].is_monotonic_increasing and verdicts["ts_increasing"].all()):
+        good = good.sort_values(["symbol", "ts"], kind="stable")
     symbols = sorted(symbols or good["symbol"].unique())
-    days = sorted(pd.Timestamp(d) for d in (days or good["day"].unique()))
-    present = good.groupby(["symbol", "day"]).size()
-    series = _series_checks(good, th, failures)
-    alignment = _alignment(good, symbols, th, failures)
-    for sym, day in itertools.product(symbols, days):
-        expected, have = calendar.expected_bars(day), int(present.get((sym, day), 0))
-        if have == 0:
-            failures.append(Failure("missing_symbol", expected, "no bars at all", sym, day.date()))
-        elif 1 - have / expected > th.max_missing_ratio:
-            minutes = good.loc[(good["symbol"] == sym) & (good["day"] == day), "ts"]
-            gaps = calendar.session_minutes(day).difference(minutes)
-            failures.append(
-                Failure(
-                    "completeness",
-                    expected - have,
-                    f"{expected - have} of {expected} minutes missing "
-                    f"({1 - have / expected:.1%} > {th.max_missing_ratio:.1%})",
-                    sym,
-                    day.date(),
-                    tuple(_clock(t) for t in gaps[:3]),
-                )
-            )
+    days = sorted({pd.Timestamp(d) for d in (days or good["day"].unique())})
+    failures += _series_checks(good, th)
+    alignment, misaligned = _alignment(good, symbols, th)
+    failures += misaligned
 
+    rows_of = good.groupby(["symbol", "day"], sort=False).indices
+    present = {key: len(rows) for key, rows in rows_of.items()}
+    stamps = good["ts"].array.as_unit("ns").asi8
+    expected = {day: calendar.expected_bars(day) for day in days}
+    for sym, day in itertools.product(symbols, days):
+        have, want = present.get((sym, day), 0), expected[day]
+        if have == 0:
+            failures.append(Failure("missing_symbol", want, "no bars at all", sym, day.date()))
+        elif 1 - have / want > th.max_missing_ratio:
+            gaps = np.setdiff1d(calendar.session_minutes(day).as_unit("ns").asi8, stamps[rows_of[sym, day]])[:3]
+            detail = f"{want - have} of {want} minutes missing ({1 - have / want:.1%} > {th.max_missing_ratio:.1%})"
+            examples = tuple(dt.datetime.fromtimestamp(ns / 1e9, NEW_YORK).strftime("%H:%M") for ns in gaps)
+            failures.append(Failure("completeness", want - have, detail, sym, day.date(), examples))
+
+    if not (symbols and days):
+        failures.append(Failure("missing_symbol", 0, "no usable bars, and no symbols and days were expected"))
+
+    counts = {(f.rule, f.symbol, f.day): f.count for f in failures}
     severities: dict[tuple, list[Outcome]] = {}
     for f in failures:
         severities.setdefault((f.symbol, f.day), []).append(f.severity)
@@ -308,48 +314,50 @@ def check_bars(
         PartitionStats(
             sym,
             day.date(),
-            int(present.get((sym, day), 0)),
-            calendar.expected_bars(day),
-            *series.get((sym, day), (0, 0)),
-            outcome=worst(severities.get((sym, day.date()), []) + severities.get((None, day.date()), [])),
+            present.get((sym, day), 0),
+            expected[day],
+            counts.get(("spike", sym, day.date()), 0),
+            counts.get(("stale", sym, day.date()), 0),
+            worst(severities.get((sym, day.date()), []) + severities.get((None, day.date()), [])),
         )
         for sym, day in itertools.product(symbols, days)
     )
-    return QCReport(
-        worst(f.severity for f in failures), partitions=partitions, failures=tuple(failures), alignment=alignment, **report
-    )
+    outcome = worst(f.severity for f in failures)
+    return QCReport(outcome, partitions=partitions, failures=tuple(failures), alignment=alignment, **report)
 
 
-def _per_partition(rule: str, bad: pd.DataFrame, detail: str) -> list[Failure]:
-    """One failure per (symbol, day) among the offending rows, with a few of their stamps."""
-    if bad.empty:
+def _per_partition(rule: str, rows: pd.DataFrame, detail: str) -> list[Failure]:
+    """One failure per (symbol, day) among the offending `rows`, with the first few stamps."""
+    if rows.empty:
         return []
-    day = bad["day"] if "day" in bad else session_frame(bad["ts"])["day"]
-    out = []
-    for (sym, d), rows in bad.groupby([bad["symbol"], day], sort=True, dropna=False):
-        out.append(Failure(rule, len(rows), detail, sym, _date(d), tuple(_clock(t) for t in rows["ts"].head(3))))
-    return out
+    day = rows["day"] if "day" in rows.columns else session_frame(rows["ts"])["day"]
+    grouped = pd.Series(0, index=rows.index).groupby([rows["symbol"].to_numpy(), day.to_numpy()], dropna=False)
+    sizes = grouped.size()  # sorted by (symbol, day), as are the group numbers
+    sample = grouped.cumcount().to_numpy() < 3
+    order = np.argsort(grouped.ngroup().to_numpy()[sample], kind="stable")
+    clocks = np.asarray(_clocks(rows["ts"][sample]), dtype=object)[order]
+    examples = np.split(clocks, np.cumsum(np.minimum(sizes.to_numpy(), 3))[:-1])
+    return [
+        Failure(rule, int(n), detail, None if pd.isna(sym) else sym, _date(d), tuple(ex))
+        for ((sym, d), n), ex in zip(sizes.items(), examples, strict=True)
+    ]
 
 
-def _series_checks(good: pd.DataFrame, th: Thresholds, failures: list[Failure]) -> dict[tuple, tuple[int, int]]:
-    """Spikes and stale runs per (symbol, day) of `good` (sorted, unique, regular); appends WARNs."""
+def _series_checks(good: pd.DataFrame, th: Thresholds) -> list[Failure]:
+    """Spikes and stale runs in `good` (unique regular bars sorted by symbol, ts), per (symbol, day)."""
     if good.empty:
-        return {}
-    key = pd.MultiIndex.from_arrays([good["symbol"], good["day"]])
-    codes, groups = pd.factorize(key)
-    n = len(codes)
-    close = good["close"].to_numpy()
-    volume = good["volume"].to_numpy(dtype="int64")
-    first = np.r_[True, codes[1:] != codes[:-1]]
+        return []
+    sym, day = good["symbol"].to_numpy(), good["day"].to_numpy()
+    close, volume = good["close"].to_numpy(), good["volume"].to_numpy(dtype="int64")
+    first = np.r_[True, (sym[1:] != sym[:-1]) | (day[1:] != day[:-1])]  # a new (symbol, day) starts
 
     ret = np.diff(np.log(close), prepend=np.nan)
-    ret[first] = np.nan
-    idx = np.arange(n)
+    ret[first] = 0.0
+    idx = np.arange(len(close))
     start = np.maximum.accumulate(np.where(first, idx, 0))
-    lo = np.maximum(idx - th.spike_window, start + 1)  # σ from the previous returns of the same group
+    lo = np.maximum(idx - th.spike_window, start + 1)  # σ from up to `spike_window` earlier returns of the day
     count = idx - lo
-    r0 = np.nan_to_num(ret)
-    c1, c2 = np.r_[0.0, np.cumsum(r0)], np.r_[0.0, np.cumsum(r0 * r0)]
+    c1, c2 = np.r_[0.0, np.cumsum(ret)], np.r_[0.0, np.cumsum(ret * ret)]
     with np.errstate(invalid="ignore", divide="ignore"):
         s1, s2 = c1[idx] - c1[lo], c2[idx] - c2[lo]
         sigma = np.sqrt(np.maximum(s2 - s1 * s1 / count, 0.0) / (count - 1))
@@ -358,43 +366,35 @@ def _series_checks(good: pd.DataFrame, th: Thresholds, failures: list[Failure]) 
     same = ~first & (close == np.r_[np.nan, close[:-1]]) & (volume > 0) & (np.r_[0, volume[:-1]] > 0)
     edges = np.diff(np.r_[0, same.astype(np.int8), 0])
     run_start, run_end = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    stale = run_start[run_end - run_start + 1 >= th.stale_run] - 1  # the run's first bar
+    stale = run_start[run_end - run_start + 1 >= th.stale_run] - 1  # each run's first bar
 
-    ts = good["ts"].to_numpy()
-    spikes_by, stale_by = np.bincount(codes[spike], minlength=len(groups)), np.bincount(codes[stale], minlength=len(groups))
-    for g in np.flatnonzero(spikes_by | stale_by):
-        sym, day = groups[g]
-        if spikes_by[g]:
-            at = ts[spike & (codes == g)][:3]
-            failures.append(
-                Failure("spike", int(spikes_by[g]), f"|log return| > {th.spike_k:g}·σ({th.spike_window})", sym, day.date(),
-                        tuple(_clock(t) for t in at))
-            )
-        if stale_by[g]:
-            at = ts[stale[codes[stale] == g]][:3]
-            failures.append(
-                Failure("stale", int(stale_by[g]), f"runs of ≥ {th.stale_run} identical closes with volume", sym,
-                        day.date(), tuple(_clock(t) for t in at))
-            )
-    return {groups[g]: (int(spikes_by[g]), int(stale_by[g])) for g in range(len(groups))}
+    return _per_partition(
+        "spike", good[spike], f"|log return| > {th.spike_k:g}·σ of the previous {th.spike_window} returns"
+    ) + _per_partition("stale", good.iloc[stale], f"runs of ≥ {th.stale_run} identical closes with volume")
 
 
-def _alignment(good: pd.DataFrame, symbols: Sequence[str], th: Thresholds, failures: list[Failure]) -> dict:
-    """Per day, the share of traded minutes on which every symbol has a bar."""
-    if len(symbols) < 2 or good.empty:
-        return {}
-    per_minute = good[good["symbol"].isin(symbols)].groupby(["day", "ts"]).size()
-    share = (per_minute == len(symbols)).groupby(level="day").mean()
-    out = {}
-    for day, value in share.items():
-        out[day.date()] = float(value)
-        if value < th.min_alignment:
-            failures.append(
-                Failure("alignment", int((per_minute.loc[day] < len(symbols)).sum()),
-                        f"only {value:.1%} of minutes have all {len(symbols)} symbols (< {th.min_alignment:.0%})",
-                        day=day.date())
-            )
-    return out
+def _alignment(good: pd.DataFrame, symbols: Sequence[str], th: Thresholds) -> tuple[dict, list[Failure]]:
+    """Per day, the share of traded minutes on which every symbol trading that day has a bar.
+
+    A symbol absent all day is `missing_symbol`'s business, so it does not count here.
+    """
+    good = good[good["symbol"].isin(symbols)]
+    trading = good.groupby("day")["symbol"].nunique()
+    per_minute = good.groupby(["day", "ts"]).size()
+    day = per_minute.index.get_level_values("day")
+    full = pd.Series(per_minute.to_numpy() == trading.reindex(day).to_numpy(), index=day)
+    share = full.groupby(level="day").mean()[trading >= 2]
+    failures = [
+        Failure(
+            "alignment",
+            int((~full.loc[d]).sum()),
+            f"only {value:.1%} of minutes have all {trading[d]} symbols (< {th.min_alignment:.0%})",
+            day=d.date(),
+        )
+        for d, value in share.items()
+        if value < th.min_alignment
+    ]
+    return {d.date(): float(v) for d, v in share.items()}, failures
 
 
 def _bar(share: float, width: int = 20) -> str:
@@ -402,13 +402,11 @@ def _bar(share: float, width: int = 20) -> str:
     return ("█" * full + ("▏▎▍▌▋▊▉"[part - 1] if part else "")).ljust(width, "·")
 
 
-def _clock(ts: object) -> str:
-    """New York wall clock of a stamp, seconds shown only when off the minute."""
-    t = pd.Timestamp(ts)
-    if pd.isna(t):
-        return "NaT"
-    t = t.tz_convert(calendar.TZ)
-    return t.strftime("%H:%M:%S.%f" if t.second or t.microsecond else "%H:%M")
+def _clocks(ts: pd.Series) -> list[str]:
+    """New York wall clock of each stamp, seconds shown only when off the minute."""
+    local = ts.dt.tz_convert(calendar.TZ)
+    text = np.where(local.dt.floor("min") == local, local.dt.strftime("%H:%M"), local.dt.strftime("%H:%M:%S.%f"))
+    return np.where(ts.isna(), "NaT", text).tolist()
 
 
 def _date(value: object) -> dt.date | None:
