@@ -9,9 +9,8 @@ import signal
 import subprocess
 import sys
 
-from ijules_core import calendar
 from ijules_core.config import REPO_ROOT, Settings
-from ijules_core.store import StoreError, database_url, schema
+from ijules_core.store import StoreError, database_url, mlflow_url, schema
 from ijules_core.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
 
 log = logging.getLogger("ijules")
@@ -43,8 +42,13 @@ def cmd_db(args: argparse.Namespace) -> None:
         print(f"schema at {schema.head()} ({mode} mode)")
 
 
-def _run_foreground(procs: list[subprocess.Popen]) -> None:
-    """Wait on child servers; SIGINT/SIGTERM stop their whole process groups (dagster dev spawns children)."""
+def _run_servers(commands: list[list[str]]) -> None:
+    """Run servers until one exits or we get SIGINT/SIGTERM, then stop each one's whole process group.
+
+    Handlers are installed before spawning: a SIGINT ignored by a non-interactive parent shell
+    would otherwise be inherited, and `dagster dev` maps SIGTERM onto SIGINT's disposition.
+    """
+    procs: list[subprocess.Popen] = []
 
     def stop(*_):
         for p in procs:
@@ -53,22 +57,28 @@ def _run_foreground(procs: list[subprocess.Popen]) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    procs += [subprocess.Popen(cmd, cwd=REPO_ROOT, start_new_session=True) for cmd in commands]
     try:
         for p in procs:
             p.wait()
     finally:
         stop()
+        for p in procs:
+            p.wait()
 
 
 def cmd_ui(args: argparse.Namespace) -> None:
     from ijules_pipelines.instance import prepare_environment
 
-    prepare_environment()
+    url = prepare_environment()
+    settings = Settings.from_env()
     dagster = [sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
                "-h", args.host, "-p", str(args.port)]
-    procs = [subprocess.Popen(dagster, cwd=REPO_ROOT, start_new_session=True)]
-    print(f"Dagster UI on http://{args.host}:{args.port}")
-    _run_foreground(procs)
+    mlflow = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", mlflow_url(url),
+              "--default-artifact-root", str(settings.home / "mlartifacts"),
+              "--host", args.host, "--port", str(args.mlflow_port)]
+    print(f"Dagster UI on http://{args.host}:{args.port}  ·  MLflow UI on http://{args.host}:{args.mlflow_port}")
+    _run_servers([dagster, mlflow])
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -88,9 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     db.add_argument("action", choices=["start", "stop", "status", "url", "upgrade"])
     db.set_defaults(fn=cmd_db)
 
-    ui = sub.add_parser("ui", help="start the Dagster UI against the project database")
+    ui = sub.add_parser("ui", help="start the Dagster and MLflow UIs against the project database")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--mlflow-port", type=int, default=5000)
     ui.set_defaults(fn=cmd_ui)
 
     demo = sub.add_parser("demo", help="run the main job end to end on embedded defaults")

@@ -16,7 +16,9 @@ from ijules_core.bars.alpha_vantage import AlphaVantageSource
 from ijules_core.bars.files import ALPHA_VANTAGE_CSV, NINJATRADER, FileLayout, FilesSource
 from ijules_core.bars.polygon import PolygonSource
 from ijules_core.bars.synthetic import SyntheticSource
+from ijules_core.config import Settings
 from ijules_core.store import schema
+from ijules_core.tracking import Tracker
 
 
 class StoreResource(dg.ConfigurableResource):
@@ -82,6 +84,24 @@ def bar_source_resource() -> BarSourceResource:
         alpha_vantage_api_key=_from_env("ALPHA_VANTAGE_API_KEY"),
         drop_folder=os.environ.get("IJULES_DROP_FOLDER"),
     )
+
+
+class MLflowResource(dg.ConfigurableResource):
+    """MLflow tracking: by default the project database (schema `mlflow`) and artifacts under $IJULES_HOME."""
+
+    tracking_uri: str | None = None
+    experiment: str = "ijules"
+    artifact_root: str | None = None
+    ui_url: str = "http://127.0.0.1:5000"
+
+    def tracker(self) -> Tracker:
+        settings = Settings.from_env()
+        return Tracker(
+            tracking_uri=self.tracking_uri or store.mlflow_url(store.database_url(settings)),
+            experiment=self.experiment,
+            artifact_root=self.artifact_root or str(settings.home / "mlartifacts"),
+            ui_url=self.ui_url,
+        )
 
 
 class AlertResource(dg.ConfigurableResource):

@@ -33,7 +33,8 @@ def database_url(settings: Settings | None = None, *, start: bool = True) -> str
     return server.start() if start else server.url
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
+    """The URL with its password masked, for messages and logs."""
     parts = urlsplit(url)
     if parts.password:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
@@ -67,6 +68,6 @@ def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise StoreError(
-            f"cannot connect to PostgreSQL at {_redact(url)}: {reason} — check IJULES_DATABASE_URL "
+            f"cannot connect to PostgreSQL at {redact_url(url)}: {reason} — check IJULES_DATABASE_URL "
             "(unset it to use the embedded server) and that the server is running"
         ) from exc
