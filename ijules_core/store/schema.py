@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from ijules_core.store import timescale
-from ijules_core.store.db import StoreError
+from ijules_core.store.db import StoreError, connect
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -37,6 +37,7 @@ def head() -> str:
 
 
 def current(url: str) -> str | None:
+    connect(url).close()  # an unreachable database is a StoreError with a clear message
     with _engine(url).connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "version_table_schema": "public"})
         return ctx.get_current_revision()
@@ -45,16 +46,10 @@ def current(url: str) -> str | None:
 def upgrade(url: str, options: timescale.TimescaleOptions | None = None) -> str:
     """Bring the database to the newest schema; returns the storage mode ('timescaledb' or 'postgresql')."""
     script = ScriptDirectory.from_config(_config())
-    try:
-        engine = _engine(url)
-        with engine.connect() as conn:
-            raw = conn.connection.driver_connection
-            use_ts = timescale.available(raw)
-            at = MigrationContext.configure(
-                conn, opts={"version_table": VERSION_TABLE, "version_table_schema": "public"}
-            ).get_current_revision()
-    except sa.exc.OperationalError as exc:
-        raise StoreError(f"cannot reach the database to migrate it: {exc.orig}") from exc
+    with connect(url) as conn:
+        use_ts = timescale.available(conn)
+    at = current(url)
+    engine = _engine(url)
     if at is not None and at not in {r.revision for r in script.walk_revisions()}:
         raise StoreError(
             f"the database is at schema revision {at!r}, which this code does not know: "
