@@ -14,6 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from ijules_core.config import Settings
 from ijules_core.store import timescale
 from ijules_core.store.db import StoreError, connect
 
@@ -59,7 +60,8 @@ def upgrade(url: str, options: timescale.TimescaleOptions | None = None) -> str:
     cfg = _config()
     with engine.begin() as conn:
         cfg.attributes.update(connection=conn, timescale=use_ts,
-                              timescale_options=options or timescale.TimescaleOptions())
+                              timescale_options=options or timescale.TimescaleOptions(
+                                  retention_days=Settings.from_env().retention_days))
         try:
             command.upgrade(cfg, "head")
         except sa.exc.DBAPIError as exc:
