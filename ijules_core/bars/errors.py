@@ -92,7 +92,8 @@ class Retry:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
             return min(exc.retry_after, self.max_wait_s)
-        return tenacity.wait_exponential_jitter(self.initial_wait_s, self.max_wait_s)(state)
+        backoff = tenacity.wait_exponential(multiplier=self.initial_wait_s, max=self.max_wait_s)
+        return backoff(state) + tenacity.wait_random(0, self.initial_wait_s)(state)
 
     def call(self, fn: Callable[[], Any]) -> Any:
         return tenacity.Retrying(
