@@ -60,7 +60,7 @@ def to_bars(
                 bars[col] = np.nan
         return conform(bars)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise MalformedData(f"unreadable bars: {exc}", **where) from None
+        raise MalformedData(f"unreadable bars: {str(exc).splitlines()[0]}", **where) from None
 
 
 def session_frame(ts: pd.Series) -> pd.DataFrame:
