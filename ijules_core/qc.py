@@ -261,9 +261,10 @@ def check_bars(
     th = thresholds or THRESHOLDS[environment]
     report = dict(environment=environment, thresholds=th, rows=len(bars))
     try:
-        BAR_SCHEMA.validate(bars.head(0))  # columns and dtypes; the row rules are counted below
-    except pa.errors.SchemaError as exc:
-        failure = Failure("schema", 1, str(exc).splitlines()[0])
+        BAR_SCHEMA.validate(bars.head(0), lazy=True)  # columns and dtypes; the row rules are counted below
+    except pa.errors.SchemaErrors as exc:
+        reasons = [str(e).splitlines()[0][:160] for e in exc.schema_errors]
+        failure = Failure("schema", len(reasons), "; ".join(reasons))
         return QCReport(Outcome.BLOCK, partitions=(), failures=(failure,), alignment={}, **report)
 
     failures: list[Failure] = []
