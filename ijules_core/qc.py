@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import itertools
+import re
 import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -263,7 +264,7 @@ def check_bars(
     try:
         BAR_SCHEMA.validate(bars.head(0), lazy=True)  # columns and dtypes; the row rules are counted below
     except pa.errors.SchemaErrors as exc:
-        reasons = [str(e).splitlines()[0][:160] for e in exc.schema_errors]
+        reasons = [re.sub(r"DataFrameSchema \{.*", "the bar schema", str(e).splitlines()[0]) for e in exc.schema_errors]
         failure = Failure("schema", len(reasons), "; ".join(reasons))
         return QCReport(Outcome.BLOCK, partitions=(), failures=(failure,), alignment={}, **report)
 
