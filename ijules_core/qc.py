@@ -38,6 +38,8 @@ NEW_YORK = zoneinfo.ZoneInfo(calendar.TZ)
 
 
 class Outcome(enum.StrEnum):
+    """What the Dagster check does with a batch: load it, load it and flag it, or refuse it."""
+
     CONTINUE = "CONTINUE"
     WARN = "WARN"
     BLOCK = "BLOCK"
@@ -178,6 +180,8 @@ class PartitionStats:
 
 @dataclass(frozen=True)
 class QCReport:
+    """The verdict on one batch: the worst outcome, per-partition stats and every failed rule."""
+
     outcome: Outcome
     environment: str
     thresholds: Thresholds
