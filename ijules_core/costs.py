@@ -1,0 +1,33 @@
+"""Transaction costs: slippage on the fill price and an IB-like per-share commission.
+
+Defaults follow Interactive Brokers' fixed US-stock pricing: $0.005 a share, $1.00 minimum,
+capped at 1 % of the trade value. `tc_bp` adds a proportional cost (exchange and
+regulatory fees, or a research haircut) in basis points of the traded value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CostModel:
+    slippage_bps: float = 1.0
+    commission_per_share: float = 0.005
+    min_commission: float = 1.0
+    max_commission_pct: float = 0.01
+    tc_bp: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("slippage_bps", "commission_per_share", "min_commission", "max_commission_pct", "tc_bp"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"CostModel.{name} must be >= 0, got {getattr(self, name)}")
+
+    def fill_price(self, side: int, reference: float) -> float:
+        """Buying pays up, selling gets less: reference × (1 ± slippage)."""
+        return reference * (1.0 + side * self.slippage_bps * 1e-4)
+
+    def commission(self, shares: int, price: float) -> float:
+        value = abs(shares) * price
+        fee = max(abs(shares) * self.commission_per_share, self.min_commission)
+        return min(fee, self.max_commission_pct * value) + self.tc_bp * 1e-4 * value

@@ -1,0 +1,89 @@
+"""Positions, cash and P&L, booked from fills only.
+
+A position keeps its average cost; realised P&L is booked when a fill reduces or flips it,
+unrealised P&L is marked against the last prices. Shares are integers, money float64 dollars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ijules_core.orders import Fill
+
+
+@dataclass(slots=True)
+class Position:
+    symbol: str
+    qty: int = 0
+    avg_cost: float = 0.0
+    realized: float = 0.0
+    commissions: float = 0.0
+
+    def apply(self, qty: int, price: float) -> float:
+        """Add a signed quantity at a price; returns the realised P&L of the part that closed."""
+        realized = 0.0
+        if self.qty == 0 or (self.qty > 0) == (qty > 0):  # open or add
+            new = self.qty + qty
+            self.avg_cost = (self.avg_cost * self.qty + price * qty) / new
+            self.qty = new
+        else:  # reduce, close or flip
+            closing = qty if abs(qty) <= abs(self.qty) else -self.qty
+            realized = -closing * (price - self.avg_cost)
+            self.qty += qty
+            if self.qty == 0:
+                self.avg_cost = 0.0
+            elif abs(qty) > abs(closing):  # flipped: the rest opens at the fill price
+                self.avg_cost = price
+        self.realized += realized
+        return realized
+
+    def unrealized(self, price: float) -> float:
+        return self.qty * (price - self.avg_cost)
+
+
+class Portfolio:
+    def __init__(self, symbols: Sequence[str], cash: float = 10_000.0) -> None:
+        if cash < 0:
+            raise ValueError(f"starting cash must be >= 0, got {cash}")
+        self.symbols = list(symbols)
+        self.initial_cash = float(cash)
+        self.cash = float(cash)
+        self.positions = {s: Position(s) for s in self.symbols}
+        self.fills: list[Fill] = []
+        self.fees = 0.0
+        self.traded_value = 0.0
+
+    def apply_fill(self, fill: Fill) -> float:
+        """Book a fill; returns its realised P&L (before commission)."""
+        pos = self.positions[fill.symbol]
+        realized = pos.apply(fill.qty, fill.price)
+        pos.commissions += fill.commission
+        self.cash -= fill.qty * fill.price + fill.commission
+        self.fees += fill.commission
+        self.traded_value += abs(fill.qty) * fill.price
+        self.fills.append(fill)
+        return realized
+
+    def qty(self, symbol: str) -> int:
+        return self.positions[symbol].qty
+
+    def quantities(self) -> dict[str, int]:
+        return {s: p.qty for s, p in self.positions.items()}
+
+    def equity(self, prices: Mapping[str, float]) -> float:
+        value = self.cash
+        for s, p in self.positions.items():  # a plain loop: this runs on every environment step
+            value += p.qty * prices[s]
+        return value
+
+    def gross_exposure(self, prices: Mapping[str, float]) -> float:
+        return sum(abs(p.qty) * prices[s] for s, p in self.positions.items())
+
+    def pnl(self, prices: Mapping[str, float]) -> dict[str, dict[str, float]]:
+        """Per symbol: realised, unrealised and commissions."""
+        return {s: {"realized": p.realized, "unrealized": p.unrealized(prices[s]), "commissions": p.commissions}
+                for s, p in self.positions.items()}
+
+    def is_flat(self) -> bool:
+        return all(p.qty == 0 for p in self.positions.values())

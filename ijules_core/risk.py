@@ -1,0 +1,248 @@
+"""The risk governor: one object between every decision and every order.
+
+States (NautilusTrader's RiskEngine): ACTIVE trades freely; REDUCING lets through only
+orders that shrink positions; HALTED flattens, then lets nothing through. Three layers
+review each set of proposed target positions, in this order:
+
+- production: kill switch → HALTED; from `flatten_minutes` before the close (15:55 ET,
+  12:55 on early closes) every target is 0; in the last `no_new_minutes` only reductions;
+  stale data (no bar for `stale_minutes`) or a slow decision (> `max_latency_ms`) reduce
+  for that decision; order-rate caps per minute and per day, keeping enough of the daily
+  budget in reserve to flatten every open symbol at the close.
+- loss: daily loss ≥ `reduce_at` × `daily_loss_limit` → REDUCING, back to ACTIVE only once it
+  recovers to `resume_at` × the limit (hysteresis); daily loss ≥ the limit → HALTED for the
+  rest of the session; drawdown from the equity peak ≥ `max_drawdown` → HALTED until
+  `reset()` (a person decides).
+- position: |target| × price ≤ `max_notional` per symbol and Σ ≤ `max_gross`, both scaled
+  by `corr_scale` when the symbols' rolling correlation exceeds `corr_threshold`.
+
+Every refusal or state change is a `RiskEvent` with its reason, kept in `events`.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+
+class GovernorState(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+@dataclass(frozen=True)
+class RiskConfig:
+    max_notional: float = 1_000.0  # per symbol, dollars
+    max_gross: float = 2_000.0
+    corr_threshold: float = 0.8
+    corr_scale: float = 0.5
+    daily_loss_limit: float = 50.0
+    reduce_at: float = 0.8  # share of the daily loss limit that starts REDUCING
+    resume_at: float = 0.5  # ... and the share below which it is ACTIVE again
+    max_drawdown: float = 100.0
+    flatten_minutes: float = 5.0
+    no_new_minutes: float = 15.0
+    max_orders_per_day: int = 50
+    max_orders_per_minute: int = 4
+    stale_minutes: float = 3.0
+    max_latency_ms: float = 1_000.0
+    long_only: bool = False
+
+    def __post_init__(self) -> None:
+        bad = [f.name for f in fields(self) if not isinstance(getattr(self, f.name), bool) and getattr(self, f.name) < 0]
+        if bad:
+            raise ValueError(f"RiskConfig: {', '.join(bad)} must be >= 0 (a negative limit means nothing)")
+        if not 0 < self.resume_at < self.reduce_at <= 1:
+            raise ValueError("RiskConfig: need 0 < resume_at < reduce_at <= 1 for the loss hysteresis")
+        if not 0 < self.corr_scale <= 1:
+            raise ValueError("RiskConfig: corr_scale must be in (0, 1]")
+        if self.flatten_minutes > self.no_new_minutes:
+            raise ValueError("RiskConfig: flatten_minutes must not exceed no_new_minutes")
+
+
+@dataclass(frozen=True, slots=True)
+class RiskEvent:
+    ts: int  # ns since epoch, UTC
+    kind: str  # refusal | state
+    reason: str
+    symbol: str | None = None
+    detail: str = ""
+
+
+class RiskGovernor:
+    def __init__(self, config: RiskConfig, symbols: list[str]) -> None:
+        if config.max_orders_per_minute < len(symbols) or config.max_orders_per_day < len(symbols):
+            raise ValueError(f"RiskConfig: order caps must allow flattening all {len(symbols)} symbols at once")
+        self.config = config
+        self.symbols = list(symbols)
+        self.state = GovernorState.ACTIVE
+        self.kill_switch = False
+        self.events: list[RiskEvent] = []
+        self.session_start_equity = math.nan
+        self.peak_equity = -math.inf
+        self.orders_today = 0
+        self._minute = -1
+        self.orders_this_minute = 0
+        self._drawdown_halt = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start_session(self, ts: int, equity: float) -> None:
+        """A new trading day: loss and order counters restart; a drawdown halt does not."""
+        self.session_start_equity = equity
+        self.peak_equity = max(self.peak_equity, equity)
+        self.orders_today = 0
+        self.orders_this_minute = 0
+        if self.state is not GovernorState.ACTIVE and not self._drawdown_halt and not self.kill_switch:
+            self._set(GovernorState.ACTIVE, ts, "new session")
+
+    def reset(self, ts: int) -> None:
+        """A person clears a drawdown halt or the kill switch."""
+        self._drawdown_halt = False
+        self.kill_switch = False
+        self._set(GovernorState.ACTIVE, ts, "manual reset")
+
+    def halt(self, ts: int, reason: str = "kill switch") -> None:
+        self.kill_switch = True
+        self._set(GovernorState.HALTED, ts, reason)
+
+    def _set(self, state: GovernorState, ts: int, reason: str) -> None:
+        if state is not self.state:
+            self.events.append(RiskEvent(ts, "state", reason, None, f"{self.state} -> {state}"))
+            self.state = state
+
+    def _refuse(self, ts: int, reason: str, symbol: str | None, detail: str) -> None:
+        self.events.append(RiskEvent(ts, "refusal", reason, symbol, detail))
+
+    # -- the review ------------------------------------------------------------------------
+    def update_loss_state(self, ts: int, equity: float) -> None:
+        c = self.config
+        self.peak_equity = max(self.peak_equity, equity)
+        if self.kill_switch or self.state is GovernorState.HALTED:
+            return
+        if self.peak_equity - equity >= c.max_drawdown:
+            self._drawdown_halt = True
+            self._set(GovernorState.HALTED, ts, f"drawdown {self.peak_equity - equity:.2f} >= {c.max_drawdown}")
+            return
+        loss = self.session_start_equity - equity
+        if loss >= c.daily_loss_limit:
+            self._set(GovernorState.HALTED, ts, f"daily loss {loss:.2f} >= {c.daily_loss_limit}")
+        elif loss >= c.reduce_at * c.daily_loss_limit:
+            self._set(GovernorState.REDUCING, ts, f"daily loss {loss:.2f} >= {c.reduce_at:.0%} of the limit")
+        elif self.state is GovernorState.REDUCING and loss <= c.resume_at * c.daily_loss_limit:
+            self._set(GovernorState.ACTIVE, ts, f"daily loss back to {loss:.2f}")
+
+    def review(
+        self,
+        ts: int,
+        targets: Mapping[str, int],
+        positions: Mapping[str, int],
+        prices: Mapping[str, float],
+        equity: float,
+        minutes_to_close: float,
+        *,
+        bar_age_minutes: float = 0.0,
+        latency_ms: float = 0.0,
+        correlation: float = 0.0,
+    ) -> dict[str, int]:
+        """The targets the governor allows, given the proposal and the current state of things."""
+        c = self.config
+        if self.session_start_equity != self.session_start_equity:  # NaN: first review of a session
+            self.start_session(ts, equity)
+        self.update_loss_state(ts, equity)
+        out = dict(targets)
+        if self.state is GovernorState.HALTED or minutes_to_close <= c.flatten_minutes:
+            reason = "halted" if self.state is GovernorState.HALTED else "flatten before the close"
+            self._restrict(ts, out, reason, lambda q, cur: 0)
+        else:
+            if c.long_only:
+                self._restrict(ts, out, "long only", lambda q, cur: max(q, 0))
+            if minutes_to_close <= c.no_new_minutes:
+                reason = "no new positions near the close"
+            elif bar_age_minutes > c.stale_minutes:
+                reason = f"stale data: last bar {bar_age_minutes:.0f} min old"
+            elif latency_ms > c.max_latency_ms:
+                reason = f"slow decision: {latency_ms:.0f} ms"
+            else:
+                reason = "reducing" if self.state is GovernorState.REDUCING else ""
+            if reason:
+                self._restrict(ts, out, reason, lambda q, cur: _toward_zero(q, cur), positions)
+            self._position_limits(ts, out, prices, correlation)
+        self._order_limits(ts, out, positions)
+        return out
+
+    def _restrict(self, ts, out: dict[str, int], reason: str, rule, positions: Mapping[str, int] | None = None) -> None:
+        for s, q in out.items():
+            allowed = rule(q, positions[s] if positions is not None else 0)
+            if allowed != q:
+                self._refuse(ts, reason, s, f"target {q} -> {allowed}")
+                out[s] = allowed
+
+    def _position_limits(self, ts: int, out: dict[str, int], prices: Mapping[str, float], correlation: float) -> None:
+        c = self.config
+        scale = c.corr_scale if correlation > c.corr_threshold else 1.0
+        cap, gross_cap = c.max_notional * scale, c.max_gross * scale
+        for s, q in out.items():
+            most = int(cap // prices[s])
+            if abs(q) > most:  # also shrinks a position that grew over the cap because prices moved
+                self._refuse(ts, "max_notional", s, f"{q} shares > {cap:.0f}$ (correlation scale {scale})")
+                out[s] = most if q > 0 else -most
+        while _gross(out, prices) > gross_cap:
+            s = max(out, key=lambda k: abs(out[k]) * prices[k])  # trim the largest leg a share at a time
+            self._refuse(ts, "max_gross", s, f"gross exposure over {gross_cap:.0f}$")
+            out[s] -= 1 if out[s] > 0 else -1
+
+    def _order_limits(self, ts: int, out: dict[str, int], positions: Mapping[str, int]) -> None:
+        """Order-rate caps, keeping the invariant orders_today + open symbols <= max_orders_per_day.
+
+        Each symbol left open needs one more order to be flattened, so under the invariant the
+        daily budget can always flatten everything at the close. A flattening order keeps the
+        sum as it is; it is only ever delayed by the per-minute cap (to the next minute).
+        """
+        c = self.config
+        minute = ts // 60_000_000_000
+        if minute != self._minute:
+            self._minute, self.orders_this_minute = minute, 0
+        after = dict(positions)
+        for s, q in out.items():
+            if q == after[s]:
+                continue
+            if self.orders_this_minute >= c.max_orders_per_minute or (
+                q != 0 and self.orders_today + 1 + _open_after(after, s, q) > c.max_orders_per_day
+            ):
+                self._refuse(ts, "order_rate", s, f"{self.orders_today} orders today, {self.orders_this_minute} this minute")
+                out[s] = after[s]
+                continue
+            after[s] = q
+            self.orders_today += 1
+            self.orders_this_minute += 1
+
+    def order_rejected(self) -> None:
+        """A broker refused an order the governor counted: it never reached the market, give the budget back."""
+        self.orders_today -= 1
+        self.orders_this_minute = max(self.orders_this_minute - 1, 0)
+
+
+def _gross(out: Mapping[str, int], prices: Mapping[str, float]) -> float:
+    total = 0.0
+    for s, q in out.items():
+        total += abs(q) * prices[s]
+    return total
+
+
+def _open_after(positions: Mapping[str, int], symbol: str, target: int) -> int:
+    """Symbols left non-flat if `symbol` moved to `target`."""
+    n = 1 if target else 0
+    for s, q in positions.items():
+        if s != symbol and q:
+            n += 1
+    return n
+
+
+def _toward_zero(target: int, current: int) -> int:
+    """The part of `target` that does not grow or flip the current position."""
+    if current >= 0:
+        return min(max(target, 0), current)
+    return max(min(target, 0), current)
