@@ -30,13 +30,13 @@ def upgrade(timescale: bool, timescale_options) -> None:
         """
         CREATE TABLE backtest.windows (
             run_id    text    NOT NULL REFERENCES backtest.runs (run_id) ON DELETE CASCADE,
-            window    int     NOT NULL,
+            idx       int     NOT NULL,   -- window number, oldest first
             start_day date    NOT NULL,
             end_day   date    NOT NULL,
             ok        boolean NOT NULL,
             reason    text,
             metrics   jsonb   NOT NULL,
-            PRIMARY KEY (run_id, window)
+            PRIMARY KEY (run_id, idx)
         )
         """
     )
