@@ -199,7 +199,9 @@ class RiskGovernor:
 
         Each symbol left open needs one more order to be flattened, so under the invariant the
         daily budget can always flatten everything at the close. A flattening order keeps the
-        sum as it is; it is only ever delayed by the per-minute cap (to the next minute).
+        sum as it is; it is only ever delayed by the per-minute cap (to the next minute). When
+        the budget cannot pay for a reduction, the position is closed instead, so a position
+        over its cap (prices moved) never has to be kept.
         """
         c = self.config
         minute = ts // 60_000_000_000
@@ -209,10 +211,16 @@ class RiskGovernor:
         for s, q in out.items():
             if q == after[s]:
                 continue
-            if self.orders_this_minute >= c.max_orders_per_minute or (
-                q != 0 and self.orders_today + 1 + _open_after(after, s, q) > c.max_orders_per_day
-            ):
-                self._refuse(ts, "order_rate", s, f"{self.orders_today} orders today, {self.orders_this_minute} this minute")
+            if q != 0 and self.orders_today + 1 + _open_after(after, s, q) > c.max_orders_per_day:
+                # no budget to resize: a wanted reduction closes the position instead (closing never
+                # breaks the invariant), anything else keeps the position as it is
+                q = 0 if abs(q) < abs(after[s]) else after[s]
+                self._refuse(ts, "order_rate", s, f"daily budget: {self.orders_today} orders today -> target {q}")
+                out[s] = q
+                if q == after[s]:
+                    continue
+            if self.orders_this_minute >= c.max_orders_per_minute:
+                self._refuse(ts, "order_rate", s, f"{self.orders_this_minute} orders this minute")
                 out[s] = after[s]
                 continue
             after[s] = q
