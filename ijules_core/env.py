@@ -48,6 +48,19 @@ class EnvConfig:
             raise ValueError("EnvConfig: reward_scale must be > 0 and penalties >= 0")
 
 
+def observation(features: np.ndarray, portfolio: Portfolio, symbols: list[str], pos_scale: float) -> np.ndarray:
+    """The observation at a bar: its 24 features, then each position as a share of the position limit.
+
+    The one definition for training, backtests and paper trading (`pos_scale` = 1 / limit in shares).
+    """
+    obs = np.empty(OBS_SIZE, dtype=np.float32)
+    obs[:-2] = features
+    pos = portfolio.positions
+    obs[-2] = pos[symbols[0]].qty * pos_scale
+    obs[-1] = pos[symbols[1]].qty * pos_scale
+    return obs
+
+
 class DualTickerTradingEnv(gym.Env):
     metadata = {"render_modes": []}
 
@@ -91,12 +104,7 @@ class DualTickerTradingEnv(gym.Env):
                                RiskGovernor(c.risk, self.symbols), c.execution)
 
     def _obs(self) -> np.ndarray:
-        obs = np.empty(OBS_SIZE, dtype=np.float32)
-        obs[:-2] = self._feats[self.t]
-        pos = self.engine.portfolio.positions
-        obs[-2] = pos[self.symbols[0]].qty * self._pos_scale
-        obs[-1] = pos[self.symbols[1]].qty * self._pos_scale
-        return obs
+        return observation(self._feats[self.t], self.engine.portfolio, self.symbols, self._pos_scale)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)

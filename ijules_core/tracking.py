@@ -21,6 +21,7 @@ from mlflow.exceptions import MlflowException, RestException
 from ijules_core.store.db import redact_url
 
 CHAMPION = "champion"
+MODEL_NAME = "ijules-policy"  # the registered model every trained policy is a version of
 log = logging.getLogger(__name__)
 
 
