@@ -1,0 +1,197 @@
+"""Backtests: replay bars through policy → governor → orders → simulated broker → portfolio.
+
+The same `ExecutionEngine`, governor, broker and portfolio as training and paper trading,
+the same observation (`env.observation`). A policy is reset at every session start (a
+recurrent policy forgets its LSTM state overnight). Rolling windows: the last
+`lookback_days` sessions, cut into windows of `window_size` sessions stepping one day; each
+window starts flat with fresh cash and has its own metrics. A window that cannot run
+(no data, QC blocked, no model) fails with its reason; the run goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ijules_core import calendar, metrics
+from ijules_core.brokers.sim import SimBroker
+from ijules_core.env import EnvConfig, observation
+from ijules_core.execution import ExecutionEngine
+from ijules_core.features import MarketData
+from ijules_core.policy import Policy
+from ijules_core.portfolio import Portfolio
+from ijules_core.risk import RiskGovernor
+
+
+@dataclass(frozen=True)
+class Gates:
+    min_window_success: float = 0.70
+    min_completeness: float = 0.70
+    max_abs_return: float = 0.50
+    min_successful_windows: int = 1
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    lookback_days: int = 5
+    window_size: int = 3
+    env: EnvConfig = field(default_factory=EnvConfig)  # costs, risk and execution settings of the run
+    gates: Gates = field(default_factory=Gates)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.window_size <= self.lookback_days:
+            raise ValueError("BacktestConfig: need 1 <= window_size <= lookback_days")
+
+
+@dataclass
+class Replay:
+    """What one replay produced: the ledger and the curves the metrics come from."""
+
+    ts: list[int] = field(default_factory=list)  # bar-close stamps of the equity curve
+    equity: list[float] = field(default_factory=list)
+    day_end_equity: list[float] = field(default_factory=list)
+    decisions: list[tuple[int, int, float]] = field(default_factory=list)  # ts, action, confidence
+    realized: list[float] = field(default_factory=list)  # per closing fill
+    exposed: list[bool] = field(default_factory=list)  # holding anything at each bar close
+    engine: ExecutionEngine | None = None
+
+    @property
+    def fills(self):
+        return self.engine.portfolio.fills
+
+    def metrics(self, start_equity: float) -> dict:
+        pf = self.engine.portfolio
+        out = metrics.summary(self.day_end_equity, start_equity, self.equity, pf.fees, pf.traded_value,
+                              self.realized)
+        refusals = Counter(e.reason.split(":")[0] for e in self.engine.governor.events if e.kind == "refusal")
+        exposure = float(np.mean(self.exposed)) if self.exposed else 0.0
+        return {**out, "exposure": exposure, "fills": len(pf.fills), "refusals": dict(refusals)}
+
+
+def replay(data: MarketData, policy: Policy, config: EnvConfig = EnvConfig(), seed: int = 0,
+           progress: Callable[[int], None] | None = None) -> Replay:
+    """Run `policy` over every bar of `data`: decide at each close, fill at the next open."""
+    symbols = list(data.symbols)
+    engine = ExecutionEngine(symbols, SimBroker(symbols, config.costs, config.initial_cash,
+                                                reject_rate=config.reject_rate, seed=seed),
+                             Portfolio(symbols, config.initial_cash), RiskGovernor(config.risk, symbols),
+                             config.execution)
+    out = Replay(engine=engine)
+    pos_scale = 1.0 / (config.execution.max_units * config.execution.unit_shares)
+    feats = data.features.reshape(data.n_bars, -1)
+    closes = [dict(zip(symbols, row)) for row in data.close.tolist()]
+    opens = [dict(zip(symbols, row)) for row in data.open.tolist()]
+    ts, mtc, gap = data.ts.tolist(), data.minutes_to_close.tolist(), data.gap_minutes.tolist()
+    corr = data.rolling_correlation().tolist()
+    portfolio, governor = engine.portfolio, engine.governor
+    for start, end in data.session_bounds():
+        policy.reset()
+        governor.start_session(ts[start], portfolio.equity(closes[start]))
+        for t in range(start, end):
+            action, confidence = policy.act(observation(feats[t], portfolio, symbols, pos_scale))
+            decided_at = ts[t] + 60_000_000_000
+            engine.decide(decided_at, action, closes[t], mtc[t], bar_age_minutes=gap[t] - 1.0, correlation=corr[t])
+            out.decisions.append((decided_at, action, confidence))
+            fill_ts, fill_px = (ts[t + 1], opens[t + 1]) if t + 1 < end else (decided_at, closes[t])
+            before = {s: p.realized for s, p in portfolio.positions.items()}
+            for fill in engine.on_bar(fill_ts, fill_px):  # the last bar's orders fill at its closing print
+                gained = portfolio.positions[fill.symbol].realized - before[fill.symbol]
+                before[fill.symbol] = portfolio.positions[fill.symbol].realized
+                if gained:
+                    out.realized.append(gained)
+            out.ts.append(decided_at)
+            out.equity.append(portfolio.equity(closes[t]))
+            out.exposed.append(not portfolio.is_flat())
+        out.day_end_equity.append(out.equity[-1])
+        if progress:
+            progress(end - start)
+    return out
+
+
+@dataclass
+class WindowResult:
+    idx: int
+    days: list[dt.date]
+    ok: bool
+    reason: str | None
+    metrics: dict
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "days": [str(d) for d in self.days]}
+
+
+@dataclass
+class BacktestResult:
+    as_of: dt.date
+    policy: str
+    windows: list[WindowResult]
+    gates: Gates
+    curve: Replay | None = None  # the last successful window's replay, for charts
+
+    @property
+    def gate_results(self) -> dict[str, bool]:
+        ok = [w for w in self.windows if w.ok]
+        share = len(ok) / len(self.windows) if self.windows else 0.0
+        complete = min((w.metrics.get("completeness", 0.0) for w in ok), default=0.0)
+        return {
+            "windows_succeeded": share >= self.gates.min_window_success,
+            "data_completeness": complete >= self.gates.min_completeness,
+            "return_sane": all(abs(w.metrics["total_return"]) < self.gates.max_abs_return for w in ok),
+            "enough_windows": len(ok) >= self.gates.min_successful_windows,
+        }
+
+    @property
+    def passed(self) -> bool:
+        return all(self.gate_results.values())
+
+    def summary(self) -> dict:
+        ok = [w.metrics for w in self.windows if w.ok]
+        keys = ("total_return", "sharpe", "sortino", "max_drawdown", "calmar", "turnover", "fees", "fee_ratio",
+                "win_rate", "profit_factor", "exposure", "trades")
+        mean = {k: float(np.mean([m[k] for m in ok])) for k in keys} if ok else {}
+        return {"windows": len(self.windows), "windows_ok": len(ok), "gates": self.gate_results,
+                "passed": self.passed, "mean": mean}
+
+
+def rolling_windows(as_of: dt.date, lookback_days: int, window_size: int) -> list[list[dt.date]]:
+    days = calendar.previous_sessions(as_of, lookback_days)
+    return [days[i:i + window_size] for i in range(len(days) - window_size + 1)]
+
+
+def run_backtest(
+    as_of: dt.date,
+    load_window: Callable[[list[dt.date]], tuple[MarketData, float]],
+    make_policy: Callable[[], Policy],
+    config: BacktestConfig = BacktestConfig(),
+    progress: Callable[[int], None] | None = None,
+) -> BacktestResult:
+    """Rolling-window backtest as of a day. `load_window(days)` returns the window's data and its
+    completeness (bars / expected), or raises with the reason the window cannot run."""
+    windows, last, name = [], None, "unknown"
+    for idx, days in enumerate(rolling_windows(as_of, config.lookback_days, config.window_size)):
+        try:
+            policy = make_policy()
+            name = policy.name
+            data, completeness = load_window(days)
+            result = replay(data, policy, config.env, seed=idx, progress=progress)
+        except (ValueError, LookupError, OSError, RuntimeError) as exc:
+            windows.append(WindowResult(idx, days, False, f"{type(exc).__name__}: {exc}", {}))
+            continue
+        m = {**result.metrics(config.env.initial_cash), "completeness": completeness}
+        reasons = []
+        if completeness < config.gates.min_completeness:
+            reasons.append(f"data completeness {completeness:.0%} < {config.gates.min_completeness:.0%}")
+        if abs(m["total_return"]) >= config.gates.max_abs_return:
+            reasons.append(f"|return| {m['total_return']:.0%} is not plausible")
+        windows.append(WindowResult(idx, days, not reasons, "; ".join(reasons) or None, m))
+        last = result
+    return BacktestResult(as_of, name, windows, config.gates, last)
+
+
+def completeness_of(data: MarketData, days: Sequence[dt.date]) -> float:
+    expected = sum(calendar.expected_bars(d) for d in days)
+    return data.n_bars / expected if expected else 0.0
