@@ -35,3 +35,25 @@ def completeness_chart(days: Sequence[str], by_symbol: Mapping[str, Sequence[flo
     ax.legend(fontsize=7, loc="lower left")
     ax.grid(alpha=0.3)
     return _png(fig)
+
+
+def equity_drawdown_chart(ts_ns, equity, title: str = "") -> bytes:
+    """Equity curve over bar closes with its drawdown underneath (New York time on the x axis)."""
+    import numpy as np
+    import pandas as pd
+
+    when = pd.to_datetime(np.asarray(ts_ns), utc=True).tz_convert("America/New_York")
+    eq = np.asarray(equity, dtype=float)
+    dd = eq - np.maximum.accumulate(eq)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 4), sharex=True, height_ratios=[3, 1])
+    x = np.arange(len(eq))  # bar index: no flat lines across nights and weekends
+    top.plot(x, eq, lw=1)
+    top.set_ylabel("equity ($)")
+    top.set_title(title, fontsize=9)
+    top.grid(alpha=0.3)
+    bottom.fill_between(x, dd, 0, color="tab:red", alpha=0.4)
+    bottom.set_ylabel("drawdown ($)")
+    bottom.grid(alpha=0.3)
+    ticks = np.linspace(0, len(x) - 1, num=min(6, len(x)), dtype=int) if len(x) else []
+    bottom.set_xticks(ticks, [when[i].strftime("%m-%d %H:%M") for i in ticks], fontsize=7)
+    return _png(fig)
