@@ -11,9 +11,11 @@ window starts flat with fresh cash and has its own metrics. A window that cannot
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -148,6 +150,24 @@ class BacktestResult:
     def passed(self) -> bool:
         return all(self.gate_results.values())
 
+    def to_markdown(self, chart: str) -> str:
+        verdict = "PASS" if self.passed else "FAIL"
+        lines = [f"### Backtest {self.as_of} — {self.policy}: {verdict}", "", chart, "",
+                 "| window | days | ok | return | Sharpe | max DD | trades | fees | reason |",
+                 "|---:|---|---|---:|---:|---:|---:|---:|---|"]
+        for w in self.windows:
+            m = w.metrics
+            row = (f"{m['total_return']:.3%} | {m['sharpe']:.2f} | {m['max_drawdown']:.3%} | {m['trades']} | "
+                   f"${m['fees']:.2f}") if w.ok or m else "- | - | - | - | -"
+            lines.append(f"| {w.idx} | {w.days[0]}..{w.days[-1]} | {'yes' if w.ok else 'no'} | {row} | {w.reason or ''} |")
+        lines += ["", "**Gates**", ""] + [f"- {k}: {'pass' if v else 'FAIL'}" for k, v in self.gate_results.items()]
+        refusals = Counter()
+        for w in self.windows:
+            refusals.update(w.metrics.get("refusals", {}))
+        if refusals:
+            lines += ["", "**Risk refusals**", ""] + [f"- {k}: {n}" for k, n in refusals.most_common()]
+        return "\n".join(lines) + "\n"
+
     def summary(self) -> dict:
         ok = [w.metrics for w in self.windows if w.ok]
         keys = ("total_return", "sharpe", "sortino", "max_drawdown", "calmar", "turnover", "fees", "fee_ratio",
@@ -195,3 +215,37 @@ def run_backtest(
 def completeness_of(data: MarketData, days: Sequence[dt.date]) -> float:
     expected = sum(calendar.expected_bars(d) for d in days)
     return data.n_bars / expected if expected else 0.0
+
+
+def window_from_store(conn, symbols: Sequence[str]) -> Callable[[list[dt.date]], tuple[MarketData, float]]:
+    """A `load_window` that reads the bar table, refusing days whose latest QC verdict is BLOCK."""
+    from ijules_core.store.bars import read_bars
+    from ijules_core.store.reports import latest_qc
+
+    def load(days: list[dt.date]) -> tuple[MarketData, float]:
+        blocked = [str(d) for d, sym, outcome in latest_qc(conn, days[0], days[-1]) if sym == "*" and outcome == "BLOCK"]
+        if blocked:
+            raise LookupError(f"QC blocked {', '.join(blocked)}")
+        bars = read_bars(conn, symbols, days[0], days[-1])
+        if bars.empty:
+            raise LookupError(f"no bars for {days[0]}..{days[-1]}: ingest them first")
+        data = MarketData.from_bars(bars, symbols)
+        return data, completeness_of(data, days)
+
+    return load
+
+
+def write_report(result: BacktestResult, folder: Path) -> dict[str, Path]:
+    """`report.md`, `equity.png` and `results.json` in `folder`; returns their paths."""
+    from ijules_core.charts import equity_drawdown_chart, markdown_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {name: folder / name for name in ("report.md", "equity.png", "results.json")}
+    png = equity_drawdown_chart(result.curve.ts, result.curve.equity, f"{result.policy}, last window") if result.curve else b""
+    if png:
+        paths["equity.png"].write_bytes(png)
+    doc = {"as_of": str(result.as_of), "policy": result.policy, **result.summary(),
+           "windows": [w.to_dict() for w in result.windows]}
+    paths["results.json"].write_text(json.dumps(doc, indent=2, default=str))
+    paths["report.md"].write_text(result.to_markdown(markdown_image(png, "equity") if png else "(no successful window)"))
+    return paths

@@ -218,3 +218,25 @@ def load_model(path: str | Path, device: str = "cpu"):
 
 BASELINES = {"flat": FlatPolicy, "buy_and_hold": BuyAndHoldPolicy, "random": RandomPolicy,
              "moving_average": MovingAveragePolicy}
+
+
+FALLBACK = "moving_average"  # what runs when no champion exists yet: a rule, never an untrained net
+
+
+def policy_from_spec(spec: str, tracker=None, cache_dir: Path | None = None) -> Policy:
+    """`champion` (the MLflow alias; FALLBACK when there is none), a baseline name, or a model file."""
+    if spec in BASELINES:
+        return BASELINES[spec]()
+    if spec == "champion":
+        from ijules_core.tracking import MODEL_NAME
+
+        version = tracker.alias_version(MODEL_NAME) if tracker is not None else None
+        if version is None:
+            return BASELINES[FALLBACK]()
+        import mlflow
+
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=version.source, dst_path=str(cache_dir) if cache_dir else None,
+                                                         tracking_uri=tracker.tracking_uri))
+        path = local if local.is_file() else next(local.rglob("*.zip"), local)
+        return SB3Policy(load_model(path), name=f"champion:{MODEL_NAME}/{version.version}")
+    return SB3Policy(load_model(spec), name=Path(spec).stem)

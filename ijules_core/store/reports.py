@@ -40,3 +40,20 @@ def latest_qc(conn: psycopg.Connection, start: dt.date, end: dt.date) -> list[tu
         "WHERE partition BETWEEN %s AND %s ORDER BY partition, symbol, created_at DESC, id DESC",
         (start, end),
     ).fetchall()
+
+
+def save_backtest(conn: psycopg.Connection, run_id: str, result, report_path: str | None) -> None:
+    """One `backtest.runs` row and a `backtest.windows` row per window, in one transaction."""
+    summary = result.summary()
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO backtest.runs (run_id, as_of, policy, status, gates, metrics, report_path) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (run_id, result.as_of, result.policy, "PASS" if result.passed else "FAIL",
+             Jsonb(summary["gates"]), Jsonb(summary["mean"]), report_path),
+        )
+        cur.executemany(
+            "INSERT INTO backtest.windows (run_id, idx, start_day, end_day, ok, reason, metrics) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [(run_id, w.idx, w.days[0], w.days[-1], w.ok, w.reason, Jsonb(w.metrics)) for w in result.windows],
+        )
