@@ -249,3 +249,21 @@ def write_report(result: BacktestResult, folder: Path) -> dict[str, Path]:
     paths["results.json"].write_text(json.dumps(doc, indent=2, default=str))
     paths["report.md"].write_text(result.to_markdown(markdown_image(png, "equity") if png else "(no successful window)"))
     return paths
+
+
+def run_and_record(conn, as_of: dt.date, symbols: Sequence[str], model: str, tracker, config: BacktestConfig,
+                   reports_dir: Path, run_id: str, cache_dir: Path | None = None,
+                   progress: Callable[[int], None] | None = None) -> tuple[BacktestResult, Path]:
+    """The nightly backtest end to end — data from the table, report on disk, rows in `backtest.*`.
+
+    The Dagster asset and `ijules backtest` both run exactly this.
+    """
+    from ijules_core.policy import policy_from_spec
+    from ijules_core.store.reports import save_backtest
+
+    result = run_backtest(as_of, window_from_store(conn, symbols),
+                          lambda: policy_from_spec(model, tracker, cache_dir=cache_dir), config, progress)
+    folder = reports_dir / "backtest" / str(as_of)
+    write_report(result, folder)
+    save_backtest(conn, run_id, result, str(folder))
+    return result, folder

@@ -81,6 +81,37 @@ def cmd_ui(args: argparse.Namespace) -> None:
     _run_servers([dagster, mlflow])
 
 
+def cmd_backtest(args: argparse.Namespace) -> None:
+    import uuid
+
+    from tqdm import tqdm
+
+    from ijules_core import calendar
+    from ijules_core.backtest import BacktestConfig, run_and_record
+    from ijules_core.store import connect, mlflow_url
+    from ijules_core.tracking import Tracker
+
+    settings = Settings.from_env()
+    url = database_url(settings)
+    schema.upgrade(url)
+    days = calendar.sessions(args.date_from, args.date_to)
+    if not days:
+        raise ValueError(f"no NYSE sessions between {args.date_from} and {args.date_to}")
+    config = BacktestConfig(lookback_days=len(days), window_size=min(args.window_size, len(days)))
+    tracker = Tracker(mlflow_url(url), "ijules", str(settings.home / "mlartifacts")) if args.model == "champion" else None
+    windows = len(days) - config.window_size + 1
+    total = windows * sum(calendar.expected_bars(d) for d in days[: config.window_size])
+    with connect(url) as conn, tqdm(total=total, unit="bar", desc=f"backtest {args.model}") as bar:
+        result, folder = run_and_record(conn, days[-1], args.symbols, args.model, tracker, config,
+                                        settings.reports_dir, f"cli-{uuid.uuid4().hex[:12]}",
+                                        cache_dir=settings.home / "models", progress=bar.update)
+    for w in result.windows:
+        m = w.metrics
+        status = f"return {m['total_return']:+.3%} Sharpe {m['sharpe']:.2f}" if m else ""
+        print(f"window {w.idx} {w.days[0]}..{w.days[-1]}: {'ok' if w.ok else 'FAILED'} {status} {w.reason or ''}")
+    print(f"{result.policy}: {'PASS' if result.passed else 'FAIL'} — report in {folder}")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from ijules_pipelines.demo import run_demo
 
@@ -103,6 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--mlflow-port", type=int, default=5000)
     ui.set_defaults(fn=cmd_ui)
+
+    bt = sub.add_parser("backtest", help="rolling-window backtest from the bar table, with a report")
+    bt.add_argument("--model", default="champion", help="champion, a baseline (flat, buy_and_hold, random, "
+                    "moving_average) or a model .zip")
+    bt.add_argument("--from", dest="date_from", required=True)
+    bt.add_argument("--to", dest="date_to", required=True)
+    bt.add_argument("--window-size", type=int, default=3)
+    bt.add_argument("--symbols", nargs=2, default=["NVDA", "MSFT"])
+    bt.set_defaults(fn=cmd_backtest)
 
     demo = sub.add_parser("demo", help="run the main job end to end on embedded defaults")
     demo.add_argument("--sessions", type=int, default=20)

@@ -3,11 +3,8 @@
 import dagster as dg
 
 from ijules_core import calendar
-from ijules_core.backtest import BacktestConfig, run_backtest, window_from_store, write_report
-from ijules_core.charts import markdown_image
+from ijules_core.backtest import BacktestConfig, run_and_record
 from ijules_core.config import Settings
-from ijules_core.policy import policy_from_spec
-from ijules_core.store.reports import save_backtest
 from ijules_pipelines.defs.market_data.assets import market_bars
 from ijules_pipelines.partitions import trading_days
 from ijules_pipelines.resources import BarSourceResource, MLflowResource, StoreResource
@@ -31,17 +28,13 @@ def nightly_backtest(
     as_of = calendar.require_session(context.partition_key).date()
     tracker = mlflow.tracker() if config.model == "champion" else None
     settings = Settings.from_env()
-    folder = settings.reports_dir / "backtest" / str(as_of)
     store.ensure_schema()
     with store.connect() as conn:
-        result = run_backtest(
-            as_of,
-            window_from_store(conn, bar_source.symbols),
-            lambda: policy_from_spec(config.model, tracker, cache_dir=settings.home / "models"),
+        result, folder = run_and_record(
+            conn, as_of, bar_source.symbols, config.model, tracker,
             BacktestConfig(lookback_days=config.lookback_days, window_size=config.window_size),
+            settings.reports_dir, context.run.run_id, cache_dir=settings.home / "models",
         )
-        paths = write_report(result, folder)
-        save_backtest(conn, context.run.run_id, result, str(folder))
     summary = result.summary()
     context.log.info(f"backtest {as_of} {result.policy}: {'PASS' if result.passed else 'FAIL'} "
                      f"({summary['windows_ok']}/{summary['windows']} windows)")
@@ -54,6 +47,6 @@ def nightly_backtest(
             **{f"mean_{k}": dg.MetadataValue.float(float(v)) for k, v in summary["mean"].items()
                if k in ("total_return", "sharpe", "max_drawdown", "fees")},
             "report_dir": dg.MetadataValue.path(str(folder)),
-            "report": dg.MetadataValue.md(paths["report.md"].read_text()),
+            "report": dg.MetadataValue.md((folder / "report.md").read_text()),
         }
     )
