@@ -90,6 +90,8 @@ def replay(data: MarketData, policy: Policy, config: EnvConfig = EnvConfig(), se
     ts, mtc, gap = data.ts.tolist(), data.minutes_to_close.tolist(), data.gap_minutes.tolist()
     corr = data.rolling_correlation().tolist()
     portfolio, governor = engine.portfolio, engine.governor
+    positions = portfolio.positions
+    realized = {s: 0.0 for s in symbols}  # realised P&L per symbol so far, to cut it per closing fill
     for start, end in data.session_bounds():
         policy.reset()
         governor.start_session(ts[start], portfolio.equity(closes[start]))
@@ -99,10 +101,9 @@ def replay(data: MarketData, policy: Policy, config: EnvConfig = EnvConfig(), se
             engine.decide(decided_at, action, closes[t], mtc[t], bar_age_minutes=gap[t] - 1.0, correlation=corr[t])
             out.decisions.append((decided_at, action, confidence))
             fill_ts, fill_px = (ts[t + 1], opens[t + 1]) if t + 1 < end else (decided_at, closes[t])
-            before = {s: p.realized for s, p in portfolio.positions.items()}
             for fill in engine.on_bar(fill_ts, fill_px):  # the last bar's orders fill at its closing print
-                gained = portfolio.positions[fill.symbol].realized - before[fill.symbol]
-                before[fill.symbol] = portfolio.positions[fill.symbol].realized
+                gained = positions[fill.symbol].realized - realized[fill.symbol]
+                realized[fill.symbol] = positions[fill.symbol].realized
                 if gained:
                     out.realized.append(gained)
             out.ts.append(decided_at)

@@ -16,7 +16,8 @@ review each set of proposed target positions, in this order:
 - position: |target| × price ≤ `max_notional` per symbol and Σ ≤ `max_gross`, both scaled
   by `corr_scale` when the symbols' rolling correlation exceeds `corr_threshold`.
 
-Every refusal or state change is a `RiskEvent` with its reason, kept in `events`.
+Every refusal or state change is a `RiskEvent` with its reason, kept in `events` (a refusal
+repeated bar after bar is recorded once, until it changes or the state does).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ class RiskGovernor:
         self._minute = -1
         self.orders_this_minute = 0
         self._drawdown_halt = False
+        self._last_refusal: dict[tuple[str, str | None], str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start_session(self, ts: int, equity: float) -> None:
@@ -110,11 +112,16 @@ class RiskGovernor:
 
     def _set(self, state: GovernorState, ts: int, reason: str) -> None:
         if state is not self.state:
+            self._last_refusal.clear()  # a new state: its refusals are news again
             self.events.append(RiskEvent(ts, "state", reason, None, f"{self.state} -> {state}"))
             self.state = state
 
     def _refuse(self, ts: int, reason: str, symbol: str | None, detail: str) -> None:
-        self.events.append(RiskEvent(ts, "refusal", reason, symbol, detail))
+        """Record a refusal, once per run of identical ones (a halted book is refused every bar)."""
+        key = (reason, symbol)
+        if self._last_refusal.get(key) != detail:
+            self._last_refusal[key] = detail
+            self.events.append(RiskEvent(ts, "refusal", reason, symbol, detail))
 
     # -- the review ------------------------------------------------------------------------
     def update_loss_state(self, ts: int, equity: float) -> None:
