@@ -219,14 +219,14 @@ def completeness_of(data: MarketData, days: Sequence[dt.date]) -> float:
 
 
 def window_from_store(conn, symbols: Sequence[str]) -> Callable[[list[dt.date]], tuple[MarketData, float]]:
-    """A `load_window` that reads the bar table, refusing days whose latest QC verdict is BLOCK."""
+    """A `load_window` that reads the bar table, refusing windows with a day QC blocked (never passed)."""
     from ijules_core.store.bars import read_bars
-    from ijules_core.store.reports import latest_qc
+    from ijules_core.store.reports import blocked_days
 
     def load(days: list[dt.date]) -> tuple[MarketData, float]:
-        blocked = [str(d) for d, sym, outcome in latest_qc(conn, days[0], days[-1]) if sym == "*" and outcome == "BLOCK"]
+        blocked = blocked_days(conn, days[0], days[-1])
         if blocked:
-            raise LookupError(f"QC blocked {', '.join(blocked)}")
+            raise LookupError(f"QC blocked {', '.join(map(str, blocked))}")
         bars = read_bars(conn, symbols, days[0], days[-1])
         if bars.empty:
             raise LookupError(f"no bars for {days[0]}..{days[-1]}: ingest them first")

@@ -33,6 +33,18 @@ def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, what: str, **kwarg
     return result
 
 
+def backtest(definitions: dg.Definitions, day: str) -> None:
+    """The nightly backtest of the last session: the champion if one exists, else the documented fallback."""
+    with dg.DagsterInstance.get() as instance:
+        result = _run(definitions.resolve_job_def("nightly_backtest_job"), instance, f"nightly backtest {day}",
+                      partition_key=day)
+        if not result.success:
+            raise SystemExit("demo: the backtest failed; see the run in the Dagster UI")
+        meta = result.asset_materializations_for_node("nightly_backtest")[0].metadata
+    log.info("backtest of %s: %s, %s/%s windows ok, passed=%s — report in %s", day, meta["policy"].value,
+             meta["windows_ok"].value, meta["windows"].value, meta["passed"].value, meta["report_dir"].value)
+
+
 def run_demo(sessions: int = 20, end: str | None = None) -> None:
     url = prepare_environment()
     from ijules_pipelines.definitions import defs
@@ -61,4 +73,5 @@ def run_demo(sessions: int = 20, end: str | None = None) -> None:
             "WHERE ts >= %s AND ts < %s", (calendar.session_open(days[0]), calendar.session_close(days[-1])),
         ).fetchone()
     log.info("market_data.bars holds %d sessions, %d bars for %s..%s", per_day[0], per_day[1], days[0], days[-1])
+    backtest(definitions, days[-1])
     log.info("open the Dagster UI with `.venv/bin/ijules ui` (http://127.0.0.1:3000) to see the runs and QC reports")

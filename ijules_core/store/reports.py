@@ -33,6 +33,20 @@ def save_qc_report(conn: psycopg.Connection, report: QCReport, days: Sequence[dt
     return len(rows)
 
 
+def blocked_days(conn: psycopg.Connection, start: dt.date, end: dt.date) -> list[dt.date]:
+    """Days QC blocked and never passed: no batch of theirs ever reached `market_data.bars`.
+
+    A day whose latest re-ingestion was blocked but an earlier batch passed is not blocked:
+    the refused batch left the table as it was, with data that did pass.
+    """
+    rows = conn.execute(
+        "SELECT partition FROM market_data.qc_reports WHERE symbol = '*' AND partition BETWEEN %s AND %s "
+        "GROUP BY partition HAVING bool_and(outcome = 'BLOCK') ORDER BY partition",
+        (start, end),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def latest_qc(conn: psycopg.Connection, start: dt.date, end: dt.date) -> list[tuple[dt.date, str, str]]:
     """The newest QC outcome of each (day, symbol) in the range, '*' rows included."""
     return conn.execute(
