@@ -139,7 +139,7 @@ def client_log(caplog) -> str:
 def test_unreachable_server_never_shows_the_key(sleeps, caplog):
     source = PolygonSource(api_key=KEY, base_url="http://127.0.0.1:9", retry=no_sleep_retry(sleeps, 2))
 
-    with caplog.at_level(logging.DEBUG), pytest.raises(TransientError) as err:
+    with caplog.at_level(logging.DEBUG, logger="urllib3"), pytest.raises(TransientError) as err:
         source.fetch(["MSFT"], DAY)
 
     shown = "".join(traceback.format_exception(err.value)) + client_log(caplog) + repr(source)
@@ -150,7 +150,7 @@ def test_unreachable_server_never_shows_the_key(sleeps, caplog):
 def test_key_is_not_in_debug_logs_of_a_successful_fetch(httpserver, source, caplog):
     serve(httpserver, "MSFT", DAY, page_size=200)
 
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG, logger="urllib3"):
         source.fetch(["MSFT"], DAY)
 
     assert client_log(caplog).count("apiKey=***") == 2  # urllib3 logged both request lines, redacted
