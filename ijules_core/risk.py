@@ -162,10 +162,13 @@ class RiskGovernor:
         out = dict(targets)
         if self.state is GovernorState.HALTED or minutes_to_close <= c.flatten_minutes:
             reason = "halted" if self.state is GovernorState.HALTED else "flatten before the close"
-            self._restrict(ts, out, reason, lambda q, cur: 0)
+            for s, q in out.items():
+                if q:
+                    self._refuse(ts, reason, s, f"target {q} -> 0")
+                    out[s] = 0
         else:
             if c.long_only:
-                self._restrict(ts, out, "long only", lambda q, cur: max(q, 0))
+                self._restrict(ts, out, "long only", lambda q, cur: max(q, 0), positions)
             if minutes_to_close <= c.no_new_minutes:
                 reason = "no new positions near the close"
             elif bar_age_minutes > c.stale_minutes:
@@ -180,9 +183,9 @@ class RiskGovernor:
         self._order_limits(ts, out, positions)
         return out
 
-    def _restrict(self, ts, out: dict[str, int], reason: str, rule, positions: Mapping[str, int] | None = None) -> None:
+    def _restrict(self, ts, out: dict[str, int], reason: str, rule, positions: Mapping[str, int]) -> None:
         for s, q in out.items():
-            allowed = rule(q, positions[s] if positions is not None else 0)
+            allowed = rule(q, positions[s])
             if allowed != q:
                 self._refuse(ts, reason, s, f"target {q} -> {allowed}")
                 out[s] = allowed
