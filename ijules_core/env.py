@@ -8,11 +8,17 @@ orders fill at the open of bar t+1; the reward is the change in net portfolio va
 from close t to close t+1 times `reward_scale`, less optional turnover and drawdown
 penalties. Episodes start at a seeded random bar after the `lookback` warm-up and last
 `episode_length` bars, crossing sessions (the governor flattens at every close).
+
+A gap in the data (`MarketData.gap_minutes`) reaches the governor as the bar's age, so a
+bar that comes after more than `RiskConfig.stale_minutes` without data only lets
+positions shrink. The step is kept lean — arrays turned into Python lists once, no pandas,
+nothing allocated beyond the observation and `info` when nothing trades — see
+`benchmarks/bench_env.py`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import gymnasium as gym
 import numpy as np
@@ -25,6 +31,7 @@ from ijules_core.portfolio import Portfolio
 from ijules_core.risk import RiskConfig, RiskGovernor
 
 OBS_SIZE = 2 * N_FEATURES + 2
+MINUTE_NS = 60_000_000_000
 
 
 @dataclass(frozen=True)
@@ -33,19 +40,20 @@ class EnvConfig:
     episode_length: int = 1000
     reward_scale: float = 0.01
     turnover_penalty: float = 0.0  # × dollars traded in the step
-    drawdown_penalty: float = 0.0  # × increase of the episode's drawdown in the step
+    drawdown_penalty: float = 0.0  # × the step's loss in dollars (how much the drawdown grew)
     initial_cash: float = 10_000.0
     costs: CostModel = field(default_factory=CostModel)
     risk: RiskConfig = field(default_factory=RiskConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
-    reject_rate: float = 0.0
-    leak_next_return: bool = False  # the leak canary: feature 0 becomes the NEXT bar's open→close return
+    reject_rate: float = 0.0  # share of orders the simulated broker rejects (chaos)
 
     def __post_init__(self) -> None:
         if self.lookback < 0 or self.episode_length < 1:
             raise ValueError("EnvConfig: lookback must be >= 0 and episode_length >= 1")
         if self.reward_scale <= 0 or self.turnover_penalty < 0 or self.drawdown_penalty < 0:
             raise ValueError("EnvConfig: reward_scale must be > 0 and penalties >= 0")
+        if self.initial_cash <= 0:
+            raise ValueError("EnvConfig: initial_cash must be > 0")
 
 
 def observation(features: np.ndarray, portfolio: Portfolio, symbols: list[str], pos_scale: float) -> np.ndarray:
@@ -72,89 +80,79 @@ class DualTickerTradingEnv(gym.Env):
                 f"{data.n_bars} bars cannot hold lookback {config.lookback} + an episode of "
                 f"{config.episode_length} bars: use more sessions or a shorter episode_length"
             )
-        if not np.isfinite(data.features).all():
-            raise ValueError("features contain NaN or inf: rebuild MarketData from validated bars")
         self.data, self.config = data, config
         self.symbols = list(data.symbols)
         self.observation_space = gym.spaces.Box(-CLIP, CLIP, shape=(OBS_SIZE,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(N_ACTIONS)
-        feats = data.features.reshape(data.n_bars, 2 * N_FEATURES).copy()
-        if config.leak_next_return:
-            oc = np.log(data.close / data.open) * 100
-            feats[:-1, 0] = oc[1:, 0]
-            feats[:-1, N_FEATURES] = oc[1:, 1]
-        self._feats = feats
-        # plain Python lists: scalar access in the step is several times faster than numpy indexing
+        self._features = data.features.reshape(data.n_bars, 2 * N_FEATURES)
+        # Python lists of Python scalars: indexing them in a step is several times cheaper than numpy
         s0, s1 = self.symbols
         self._close = [{s0: a, s1: b} for a, b in data.close.tolist()]
         self._open = [{s0: a, s1: b} for a, b in data.open.tolist()]
         self._ts = data.ts.tolist()
-        self._mtc = data.minutes_to_close.tolist()
-        self._gap = data.gap_minutes.tolist()
+        self._minutes_to_close = data.minutes_to_close.tolist()
+        self._bar_age = (data.gap_minutes - 1.0).tolist()
         self._session = data.session.tolist()
-        self._corr = data.rolling_correlation().tolist()
-        self._pos_scale = 1.0 / (config.execution.max_units * config.execution.unit_shares)
+        self._correlation = data.rolling_correlation().tolist()
+        self._pos_scale = 1.0 / config.execution.max_shares
         self.engine: ExecutionEngine | None = None
 
-    def _new_engine(self) -> ExecutionEngine:
-        c = self.config
-        seed = int(self.np_random.integers(2**31))
-        broker = SimBroker(self.symbols, c.costs, c.initial_cash, reject_rate=c.reject_rate, seed=seed)
-        return ExecutionEngine(self.symbols, broker, Portfolio(self.symbols, c.initial_cash),
-                               RiskGovernor(c.risk, self.symbols), c.execution)
-
-    def _obs(self) -> np.ndarray:
-        return observation(self._feats[self.t], self.engine.portfolio, self.symbols, self._pos_scale)
-
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """A fresh book (cash, no positions, an ACTIVE governor) at a seeded random bar, or `options["start"]`."""
         super().reset(seed=seed)
         c = self.config
-        last_start = self.data.n_bars - c.episode_length - 1
-        self.start = int((options or {}).get("start", self.np_random.integers(c.lookback, last_start + 1)))
-        self.t = self.start
-        self.end = self.start + c.episode_length
-        self.engine = self._new_engine()
+        start = (options or {}).get("start")
+        if start is None:
+            start = int(self.np_random.integers(c.lookback, self.data.n_bars - c.episode_length))
+        elif not c.lookback <= start < self.data.n_bars - c.episode_length:
+            raise ValueError(f"start {start} leaves no room for lookback {c.lookback} and {c.episode_length} bars")
+        self.start = self.t = start
+        self.end = start + c.episode_length
+        broker = SimBroker(self.symbols, c.costs, c.initial_cash, reject_rate=c.reject_rate,
+                           seed=int(self.np_random.integers(2**31)))
+        self.portfolio = Portfolio(self.symbols, c.initial_cash)
+        self.governor = RiskGovernor(c.risk, self.symbols)
+        self.engine = ExecutionEngine(self.symbols, broker, self.portfolio, self.governor, c.execution)
+        self._positions = tuple(self.portfolio.positions.values())  # Position objects, updated in place
         self._session_id = -1
         self._equity = c.initial_cash
-        self._peak = c.initial_cash
-        self._events_seen = 0
-        return self._obs(), {"start": self.start, "ts": self._ts[self.t]}
+        return self._observe(), {"start": start, "ts": self._ts[start]}
+
+    def _observe(self) -> np.ndarray:
+        return observation(self._features[self.t], self.portfolio, self.symbols, self._pos_scale)
 
     def step(self, action):
-        a = int(action)
-        t, engine, portfolio = self.t, self.engine, self.engine.portfolio
-        prices = self._close[t]
-        ts = self._ts[t] + 60_000_000_000  # the decision is taken at the bar's close
+        t, engine, portfolio, governor = self.t, self.engine, self.portfolio, self.governor
+        decided_at = self._ts[t] + MINUTE_NS  # the close of bar t
         if self._session[t] != self._session_id:
             self._session_id = self._session[t]
-            engine.governor.start_session(ts, self._equity)
-        traded_before = portfolio.traded_value
-        engine.decide(ts, a, prices, self._mtc[t], bar_age_minutes=self._gap[t] - 1.0, correlation=self._corr[t])
+            governor.start_session(decided_at, self._equity)
+        traded, refusals = portfolio.traded_value, governor.refusals
+        engine.decide(decided_at, int(action), self._close[t], self._minutes_to_close[t], self._bar_age[t], 0.0,
+                      self._correlation[t])
         self.t = t = t + 1
         engine.on_bar(self._ts[t], self._open[t])
-        equity = portfolio.equity(self._close[t])
-        reward = equity - self._equity
+        close = self._close[t]
+        equity = portfolio.mark(self._ts[t] + MINUTE_NS, close)
         c = self.config
+        reward = equity - self._equity
         if c.turnover_penalty:
-            reward -= c.turnover_penalty * (portfolio.traded_value - traded_before)
+            reward -= c.turnover_penalty * (portfolio.traded_value - traded)
         if c.drawdown_penalty:
-            reward -= c.drawdown_penalty * max(0.0, (self._peak - equity) - (self._peak - self._equity))
+            reward -= c.drawdown_penalty * max(0.0, self._equity - equity)
         self._equity = equity
-        self._peak = max(self._peak, equity)
-        events = engine.governor.events
+        s0, s1 = self.symbols
+        p0, p1 = self._positions
         info = {
             "equity": equity,
-            "positions": portfolio.quantities(),
+            "positions": {s0: p0.qty, s1: p1.qty},
+            "pnl": {s0: p0.net_pnl(close[s0]), s1: p1.net_pnl(close[s1])},  # realised + unrealised − fees
             "fees": portfolio.fees,
-            "refusals": len(events) - self._events_seen,
-            "governor": engine.governor.state.value,
+            "refusals": governor.refusals - refusals,
+            "governor": governor.state,
         }
-        self._events_seen = len(events)
-        return self._obs(), reward * c.reward_scale, False, t >= self.end, info
-
-    def pnl(self) -> dict[str, dict[str, float]]:
-        """Per-symbol realised/unrealised P&L and commissions at the current bar."""
-        return self.engine.portfolio.pnl(self._close[self.t])
+        obs = observation(self._features[t], self.portfolio, self.symbols, self._pos_scale)
+        return obs, reward * c.reward_scale, False, t >= self.end, info
 
 
 def make_vec_env(data: MarketData, config: EnvConfig = EnvConfig(), n_envs: int = 1, seed: int = 0,
@@ -163,9 +161,6 @@ def make_vec_env(data: MarketData, config: EnvConfig = EnvConfig(), n_envs: int 
     from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-    return sb3_make_vec_env(lambda: DualTickerTradingEnv(data, config), n_envs=n_envs, seed=seed,
-                            vec_env_cls=SubprocVecEnv if subprocess else DummyVecEnv)
-
-
-def with_overrides(config: EnvConfig, **changes) -> EnvConfig:
-    return replace(config, **changes)
+    return sb3_make_vec_env(DualTickerTradingEnv, n_envs=n_envs, seed=seed,
+                            vec_env_cls=SubprocVecEnv if subprocess else DummyVecEnv,
+                            env_kwargs={"data": data, "config": config})

@@ -4,7 +4,9 @@
 
 `decide` runs at the close of bar t and submits orders; `on_bar` runs when bar t+1 opens
 and books what the broker filled. Nothing else in the project computes a target, checks a
-limit, fills an order or books a position.
+limit, fills an order or books a position. Targets and the governor's review are taken
+against the *working* position — what is held plus what open orders will still add — so
+a slow fill is never ordered twice.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from ijules_core.portfolio import Portfolio
 from ijules_core.risk import RiskGovernor
 
 N_ACTIONS = 9  # 3 × 3: SELL / HOLD / BUY for each of two symbols
+_DELTAS = tuple((a // 3 - 1, a % 3 - 1) for a in range(N_ACTIONS))
 
 
 def action_deltas(action: int) -> tuple[int, int]:
     """Action 0..8 as unit moves per symbol: 3·a0 + a1 with 0 = SELL, 1 = HOLD, 2 = BUY."""
     if not 0 <= action < N_ACTIONS:
         raise ValueError(f"action must be an integer in 0..8, got {action!r}")
-    return action // 3 - 1, action % 3 - 1
+    return _DELTAS[action]
 
 
 @dataclass(frozen=True)
@@ -37,14 +40,9 @@ class ExecutionConfig:
         if self.unit_shares <= 0 or self.max_units <= 0:
             raise ValueError("ExecutionConfig: unit_shares and max_units must be positive integers")
 
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    ts: int
-    action: int
-    proposed: dict[str, int]
-    approved: dict[str, int]
-    orders: tuple[Order, ...]
+    @property
+    def max_shares(self) -> int:
+        return self.unit_shares * self.max_units
 
 
 class ExecutionEngine:
@@ -65,7 +63,9 @@ class ExecutionEngine:
         self.governor = governor
         self.config = config
         self.id_prefix = id_prefix
-        self._limit = config.max_units * config.unit_shares
+        self.open_orders: list[Order] = []
+        self.working = portfolio.quantities()  # held + what open orders still add
+        self._limit = config.max_shares
         self._floor = 0 if config.long_only else -self._limit
 
     def client_order_id(self, ts: int, symbol: str) -> str:
@@ -73,13 +73,12 @@ class ExecutionEngine:
         return f"{self.id_prefix}-{ts}-{symbol}"
 
     def propose(self, action: int) -> dict[str, int]:
+        """The targets an action asks for: one unit up or down from the working position, clamped."""
         d0, d1 = action_deltas(action)
-        unit, pos = self.config.unit_shares, self.portfolio.positions
+        unit, lo, hi, working = self.config.unit_shares, self._floor, self._limit, self.working
         s0, s1 = self.symbols
-        return {
-            s0: min(max(pos[s0].qty + d0 * unit, self._floor), self._limit),
-            s1: min(max(pos[s1].qty + d1 * unit, self._floor), self._limit),
-        }
+        q0, q1 = working[s0] + d0 * unit, working[s1] + d1 * unit
+        return {s0: lo if q0 < lo else hi if q0 > hi else q0, s1: lo if q1 < lo else hi if q1 > hi else q1}
 
     def decide(
         self,
@@ -87,27 +86,52 @@ class ExecutionEngine:
         action: int,
         prices: Mapping[str, float],
         minutes_to_close: float,
-        **conditions,
-    ) -> Decision:
-        """At the close of a bar: propose, review, submit. `conditions` go to the governor (staleness, latency, correlation)."""
-        proposed = self.propose(action)
-        positions = self.portfolio.quantities()
-        approved = self.governor.review(ts, proposed, positions, prices, self.portfolio.equity(prices),
-                                         minutes_to_close, **conditions)
+        bar_age_minutes: float = 0.0,
+        latency_ms: float = 0.0,
+        correlation: float = 0.0,
+    ) -> tuple[Order, ...]:
+        """At the close of a bar: propose, review, submit. Returns the orders sent (none, most bars).
+
+        `bar_age_minutes`, `latency_ms` and `correlation` feed the governor's production and
+        position layers; `ts` is the decision time (the bar's close), ns since epoch.
+        """
+        working = self.working
+        approved = self.governor.review(ts, self.propose(action), working, prices, self.portfolio.equity(prices),
+                                        minutes_to_close, bar_age_minutes, latency_ms, correlation)
+        if approved == working:
+            return ()
         orders = []
         for s, target in approved.items():
-            qty = target - positions[s]
+            qty = target - working[s]
             if qty:
                 order = self.broker.submit(Order(self.client_order_id(ts, s), s, qty, ts))
                 if order.status is OrderStatus.REJECTED:
                     self.governor.order_rejected()
                 orders.append(order)
-        return Decision(ts, action, proposed, approved, tuple(orders))
+        self.open_orders += orders
+        self._refresh()
+        return tuple(orders)
 
     def on_bar(self, ts: int, opens: Mapping[str, float]) -> list[Fill]:
         """A bar opened: let the broker fill what is due, and book the fills."""
+        if not self.open_orders:
+            return []
         self.broker.on_bar(ts, opens)
         fills = self.broker.new_fills()
         for fill in fills:
             self.portfolio.apply_fill(fill)
+        self._refresh()
         return fills
+
+    def cancel_open_orders(self) -> None:
+        """Cancel whatever has not filled yet (a halt, a shutdown)."""
+        for order in self.open_orders:
+            self.broker.cancel(order.client_order_id)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.open_orders = [o for o in self.open_orders if o.is_open]
+        working = self.portfolio.quantities()
+        for o in self.open_orders:
+            working[o.symbol] += o.remaining
+        self.working = working

@@ -4,7 +4,8 @@
 everything a step needs — prices, the 12 features per symbol, the session of each bar and
 the minutes left to its close — so the environment, the backtester and the paper trader
 index arrays instead of touching pandas. Every feature at bar t reads bars ≤ t only
-(rolling windows and EWMs are causal); a test proves it by changing the future.
+(rolling windows and EWMs are causal); a test proves it by changing the future. Windows
+run across session boundaries, so the first bars of a day carry the overnight move.
 
 Features (returns in percent, then clipped to ±CLIP):
  0 ret_1      log return over 1 bar          6 ema_dev_50   close / EMA(50) − 1
@@ -44,7 +45,7 @@ def symbol_features(bars: pd.DataFrame) -> np.ndarray:
     ema50 = close.ewm(span=50, adjust=False).mean()
     gain = r1.clip(lower=0).ewm(alpha=1 / 14, adjust=False).mean()
     loss = (-r1.clip(upper=0)).ewm(alpha=1 / 14, adjust=False).mean()
-    rsi = 100 - 100 / (1 + gain / loss.replace(0, np.nan))
+    rsi = 100 * gain / (gain + loss).replace(0, np.nan)  # Wilder's RSI; NaN (→ neutral) only on a flat window
     vol = bars["volume"].astype("float64")
     ny = bars["ts"].dt.tz_convert(calendar.TZ)
     minutes = (ny.dt.hour * 60 + ny.dt.minute - 570).to_numpy()
@@ -58,7 +59,7 @@ def symbol_features(bars: pd.DataFrame) -> np.ndarray:
         100 * (close / ema50 - 1),
         (rsi.fillna(50) - 50) / 50,
         (close - sma20) / (2 * sd20.replace(0, np.nan)),
-        np.log((vol + 1) / (vol.rolling(20, min_periods=1).mean() + 1)),
+        np.log1p(vol) - np.log1p(vol.rolling(20, min_periods=1).mean()),
         100 * r1.rolling(30, min_periods=2).std(),
         pd.Series(minutes / 390.0, index=bars.index),
     ]
@@ -81,16 +82,38 @@ class MarketData:
     minutes_to_close: np.ndarray  # (T,) float64: minutes from this bar's close to the session close
     gap_minutes: np.ndarray  # (T,) float64: minutes since the previous bar of the session (1 = none missing)
 
+    def __post_init__(self) -> None:
+        """Every consumer indexes these arrays without checking: check once, then freeze them."""
+        n, s = len(self.ts), len(self.symbols)
+        shapes = {"open": (n, s), "close": (n, s), "features": (n, s, N_FEATURES), "session": (n,),
+                  "minutes_to_close": (n,), "gap_minutes": (n,)}
+        for name, shape in shapes.items():
+            if getattr(self, name).shape != shape:
+                raise ValueError(f"MarketData.{name} has shape {getattr(self, name).shape}, expected {shape}")
+        for name in ("open", "close"):
+            bad = ~(np.isfinite(getattr(self, name)) & (getattr(self, name) > 0))
+            if bad.any():
+                t, k = np.argwhere(bad)[0]
+                raise ValueError(f"MarketData.{name}: bad price for {self.symbols[k]} at "
+                                 f"{pd.Timestamp(self.ts[t], tz='UTC')}: prices must be finite and > 0")
+        if not np.isfinite(self.features).all():
+            t, k, f = np.argwhere(~np.isfinite(self.features))[0]
+            raise ValueError(f"MarketData.features: {FEATURE_NAMES[f]} of {self.symbols[k]} at "
+                             f"{pd.Timestamp(self.ts[t], tz='UTC')} is not finite")
+        for name in shapes | {"ts": None}:
+            getattr(self, name).flags.writeable = False
+
     @property
     def n_bars(self) -> int:
         return len(self.ts)
 
     @classmethod
     def from_bars(cls, bars: pd.DataFrame, symbols: Sequence[str]) -> "MarketData":
-        """Align `symbols` on the minutes every one of them has; validate the prices first.
+        """Align `symbols` on the minutes every one of them has; validate the bars first.
 
         A minute one symbol lacks is dropped for all, and shows up as `gap_minutes` > 1 on the
-        next bar, which the governor treats as stale data (it only lets positions shrink).
+        next bar. The env and the backtester pass `gap_minutes − 1` to the governor as the
+        bar's age: a gap longer than `RiskConfig.stale_minutes` only lets positions shrink.
         """
         symbols = tuple(symbols)
         if bars.empty:
@@ -99,13 +122,18 @@ class MarketData:
         if missing:
             raise ValueError(f"no bars for symbol(s) {missing}")
         prices = bars[["open", "high", "low", "close"]].to_numpy(np.float64)
-        bad = ~np.isfinite(prices).all(axis=1) | (prices <= 0).any(axis=1)
-        if bad.any():
-            row = bars[bad].iloc[0]
-            raise ValueError(
-                f"bad price for {row['symbol']} at {row['ts']}: prices must be finite and > 0 "
-                f"({int(bad.sum())} such bar(s)); re-ingest the day or let QC block it"
-            )
+        volume = bars["volume"].to_numpy(np.float64, na_value=np.nan)
+        checks = (
+            ("bad price", ~np.isfinite(prices).all(axis=1) | (prices <= 0).any(axis=1),
+             "prices must be finite and > 0"),
+            ("bad volume", ~(volume >= 0), "volume must be present and >= 0"),
+            ("duplicate bar", bars.duplicated(["symbol", "ts"]).to_numpy(), "one bar per symbol and minute"),
+        )
+        for what, bad, rule in checks:
+            if bad.any():
+                row = bars[bad].iloc[0]
+                raise ValueError(f"{what} for {row['symbol']} at {row['ts']}: {rule} "
+                                 f"({int(bad.sum())} such bar(s)); re-ingest the day or let QC block it")
         per = {s: bars[bars["symbol"] == s].sort_values("ts").reset_index(drop=True) for s in symbols}
         feats = {s: pd.DataFrame(symbol_features(df), index=df["ts"]) for s, df in per.items()}
         common = per[symbols[0]]["ts"]

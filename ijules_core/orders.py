@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 class OrderStatus(enum.StrEnum):
@@ -37,8 +38,9 @@ class OrderError(ValueError):
     """An order that cannot be made or an illegal lifecycle move."""
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
+class Fill(NamedTuple):
+    """One execution: immutable, and cheap to make (a NamedTuple, not a frozen dataclass)."""
+
     client_order_id: str
     symbol: str
     qty: int  # signed: + bought, - sold

@@ -41,8 +41,14 @@ class Position:
     def unrealized(self, price: float) -> float:
         return self.qty * (price - self.avg_cost)
 
+    def net_pnl(self, price: float) -> float:
+        """Realised plus unrealised, less commissions: what this symbol has earned so far."""
+        return self.realized + self.qty * (price - self.avg_cost) - self.commissions
+
 
 class Portfolio:
+    """Cash, positions and the equity curve of one book (`mark` appends to the curve)."""
+
     def __init__(self, symbols: Sequence[str], cash: float = 10_000.0) -> None:
         if cash < 0:
             raise ValueError(f"starting cash must be >= 0, got {cash}")
@@ -53,6 +59,8 @@ class Portfolio:
         self.fills: list[Fill] = []
         self.fees = 0.0
         self.traded_value = 0.0
+        self.curve_ts: list[int] = []  # ns since epoch of each mark
+        self.curve: list[float] = []  # equity at each mark
 
     def apply_fill(self, fill: Fill) -> float:
         """Book a fill; returns its realised P&L (before commission)."""
@@ -77,12 +85,20 @@ class Portfolio:
             value += p.qty * prices[s]
         return value
 
+    def mark(self, ts: int, prices: Mapping[str, float]) -> float:
+        """Value the book at `prices` and append the point to the equity curve."""
+        value = self.equity(prices)
+        self.curve_ts.append(ts)
+        self.curve.append(value)
+        return value
+
     def gross_exposure(self, prices: Mapping[str, float]) -> float:
         return sum(abs(p.qty) * prices[s] for s, p in self.positions.items())
 
     def pnl(self, prices: Mapping[str, float]) -> dict[str, dict[str, float]]:
-        """Per symbol: realised, unrealised and commissions."""
-        return {s: {"realized": p.realized, "unrealized": p.unrealized(prices[s]), "commissions": p.commissions}
+        """Per symbol: realised, unrealised, commissions and the net of the three."""
+        return {s: {"realized": p.realized, "unrealized": p.unrealized(prices[s]), "commissions": p.commissions,
+                    "net": p.net_pnl(prices[s])}
                 for s, p in self.positions.items()}
 
     def is_flat(self) -> bool:

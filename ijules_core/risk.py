@@ -6,26 +6,28 @@ review each set of proposed target positions, in this order:
 
 - production: kill switch → HALTED; from `flatten_minutes` before the close (15:55 ET,
   12:55 on early closes) every target is 0; in the last `no_new_minutes` only reductions;
-  stale data (no bar for `stale_minutes`) or a slow decision (> `max_latency_ms`) reduce
-  for that decision; order-rate caps per minute and per day, keeping enough of the daily
-  budget in reserve to flatten every open symbol at the close.
+  stale data (the bar came more than `stale_minutes` after the previous one, i.e. a gap
+  in the data) or a slow decision (> `max_latency_ms`) reduce for that decision, as in
+  REDUCING; order-rate caps per minute and per day, keeping enough of the daily budget in
+  reserve to flatten every open symbol at the close.
 - loss: daily loss ≥ `reduce_at` × `daily_loss_limit` → REDUCING, back to ACTIVE only once it
-  recovers to `resume_at` × the limit (hysteresis); daily loss ≥ the limit → HALTED for the
-  rest of the session; drawdown from the equity peak ≥ `max_drawdown` → HALTED until
-  `reset()` (a person decides).
+  recovers to `resume_at` × the limit (hysteresis, so the state does not flicker around a
+  threshold); daily loss ≥ the limit → HALTED for the rest of the session; drawdown from
+  the equity peak ≥ `max_drawdown` → HALTED until `reset()` (a person decides).
 - position: |target| × price ≤ `max_notional` per symbol and Σ ≤ `max_gross`, both scaled
   by `corr_scale` when the symbols' rolling correlation exceeds `corr_threshold`.
 
-Every refusal or state change is a `RiskEvent` with its reason, kept in `events` (a refusal
-repeated bar after bar is recorded once, until it changes or the state does).
+Every refusal or state change is a `RiskEvent` with its reason, kept in `events`. The same
+refusal (reason, symbol and outcome) repeated bar after bar is recorded once per session
+and state — a halted book is refused every minute — while `refusals` counts them all.
 """
 
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 
 class GovernorState(enum.StrEnum):
@@ -64,8 +66,7 @@ class RiskConfig:
             raise ValueError("RiskConfig: flatten_minutes must not exceed no_new_minutes")
 
 
-@dataclass(frozen=True, slots=True)
-class RiskEvent:
+class RiskEvent(NamedTuple):
     ts: int  # ns since epoch, UTC
     kind: str  # refusal | state
     reason: str
@@ -82,13 +83,14 @@ class RiskGovernor:
         self.state = GovernorState.ACTIVE
         self.kill_switch = False
         self.events: list[RiskEvent] = []
-        self.session_start_equity = math.nan
-        self.peak_equity = -math.inf
+        self.refusals = 0  # every refused target, recorded as an event or not
+        self.session_start_equity = float("nan")
+        self.peak_equity = float("-inf")
         self.orders_today = 0
-        self._minute = -1
         self.orders_this_minute = 0
+        self._minute = -1
         self._drawdown_halt = False
-        self._last_refusal: dict[tuple[str, str | None], str] = {}
+        self._recorded: dict[tuple[str, str], int] = {}  # (reason, symbol) -> allowed target last recorded
 
     # -- lifecycle -------------------------------------------------------------------------
     def start_session(self, ts: int, equity: float) -> None:
@@ -97,6 +99,7 @@ class RiskGovernor:
         self.peak_equity = max(self.peak_equity, equity)
         self.orders_today = 0
         self.orders_this_minute = 0
+        self._recorded.clear()
         if self.state is not GovernorState.ACTIVE and not self._drawdown_halt and not self.kill_switch:
             self._set(GovernorState.ACTIVE, ts, "new session")
 
@@ -107,38 +110,43 @@ class RiskGovernor:
         self._set(GovernorState.ACTIVE, ts, "manual reset")
 
     def halt(self, ts: int, reason: str = "kill switch") -> None:
+        """The manual kill switch: flatten, then refuse everything until `reset`."""
         self.kill_switch = True
         self._set(GovernorState.HALTED, ts, reason)
 
     def _set(self, state: GovernorState, ts: int, reason: str) -> None:
         if state is not self.state:
-            self._last_refusal.clear()  # a new state: its refusals are news again
+            self._recorded.clear()  # a new state: its refusals are news again
             self.events.append(RiskEvent(ts, "state", reason, None, f"{self.state} -> {state}"))
             self.state = state
 
-    def _refuse(self, ts: int, reason: str, symbol: str | None, detail: str) -> None:
-        """Record a refusal, once per run of identical ones (a halted book is refused every bar)."""
+    def _refuse(self, ts: int, reason: str, symbol: str, target: int, allowed: int) -> None:
+        self.refusals += 1
         key = (reason, symbol)
-        if self._last_refusal.get(key) != detail:
-            self._last_refusal[key] = detail
-            self.events.append(RiskEvent(ts, "refusal", reason, symbol, detail))
+        if self._recorded.get(key) != allowed:
+            self._recorded[key] = allowed
+            self.events.append(RiskEvent(ts, "refusal", reason, symbol, f"target {target} -> {allowed}"))
 
     # -- the review ------------------------------------------------------------------------
     def update_loss_state(self, ts: int, equity: float) -> None:
+        """The loss layer: move between ACTIVE, REDUCING and HALTED on the day's loss and the drawdown."""
         c = self.config
-        self.peak_equity = max(self.peak_equity, equity)
-        if self.kill_switch or self.state is GovernorState.HALTED:
+        if equity > self.peak_equity:
+            self.peak_equity = equity
+        state = self.state
+        if state is GovernorState.HALTED:
             return
-        if self.peak_equity - equity >= c.max_drawdown:
-            self._drawdown_halt = True
-            self._set(GovernorState.HALTED, ts, f"drawdown {self.peak_equity - equity:.2f} >= {c.max_drawdown}")
-            return
+        drawdown = self.peak_equity - equity
         loss = self.session_start_equity - equity
-        if loss >= c.daily_loss_limit:
+        if drawdown >= c.max_drawdown:
+            self._drawdown_halt = True
+            self._set(GovernorState.HALTED, ts, f"drawdown {drawdown:.2f} >= {c.max_drawdown}")
+        elif loss >= c.daily_loss_limit:
             self._set(GovernorState.HALTED, ts, f"daily loss {loss:.2f} >= {c.daily_loss_limit}")
         elif loss >= c.reduce_at * c.daily_loss_limit:
-            self._set(GovernorState.REDUCING, ts, f"daily loss {loss:.2f} >= {c.reduce_at:.0%} of the limit")
-        elif self.state is GovernorState.REDUCING and loss <= c.resume_at * c.daily_loss_limit:
+            if state is GovernorState.ACTIVE:
+                self._set(GovernorState.REDUCING, ts, f"daily loss {loss:.2f} >= {c.reduce_at:.0%} of the limit")
+        elif state is GovernorState.REDUCING and loss <= c.resume_at * c.daily_loss_limit:
             self._set(GovernorState.ACTIVE, ts, f"daily loss back to {loss:.2f}")
 
     def review(
@@ -149,60 +157,77 @@ class RiskGovernor:
         prices: Mapping[str, float],
         equity: float,
         minutes_to_close: float,
-        *,
         bar_age_minutes: float = 0.0,
         latency_ms: float = 0.0,
         correlation: float = 0.0,
-    ) -> dict[str, int]:
-        """The targets the governor allows, given the proposal and the current state of things."""
+    ) -> Mapping[str, int]:
+        """The targets the governor allows, given the proposal and the current state of things.
+
+        Never modifies its arguments; when the answer equals one of them (nothing proposed
+        on a flat book, or nothing allowed), that argument itself is returned — the common
+        case stays cheap.
+        """
         c = self.config
         if self.session_start_equity != self.session_start_equity:  # NaN: first review of a session
             self.start_session(ts, equity)
         self.update_loss_state(ts, equity)
-        out = dict(targets)
+        flat = not any(positions.values())
         if self.state is GovernorState.HALTED or minutes_to_close <= c.flatten_minutes:
-            reason = "halted" if self.state is GovernorState.HALTED else "flatten before the close"
-            for s, q in out.items():
-                if q:
-                    self._refuse(ts, reason, s, f"target {q} -> 0")
-                    out[s] = 0
+            reason, rule = ("halted" if self.state is GovernorState.HALTED else "flatten before the close"), _flat
         else:
+            reason, rule = self._reduce_only_reason(minutes_to_close, bar_age_minutes, latency_ms), _toward_zero
+        if flat and (reason or targets == positions):  # nothing may be opened, or nothing is asked
+            for s, q in targets.items():
+                if q:
+                    self._refuse(ts, reason, s, q, 0)
+            return positions
+        out = dict(targets)
+        if reason:
+            for s, q in out.items():
+                allowed = rule(q, positions[s])
+                if allowed != q:
+                    self._refuse(ts, reason, s, q, allowed)
+                    out[s] = allowed
+        if rule is _toward_zero:  # position caps, unless everything goes to zero anyway
             if c.long_only:
-                self._restrict(ts, out, "long only", lambda q, cur: max(q, 0), positions)
-            if minutes_to_close <= c.no_new_minutes:
-                reason = "no new positions near the close"
-            elif bar_age_minutes > c.stale_minutes:
-                reason = f"stale data: last bar {bar_age_minutes:.0f} min old"
-            elif latency_ms > c.max_latency_ms:
-                reason = f"slow decision: {latency_ms:.0f} ms"
-            else:
-                reason = "reducing" if self.state is GovernorState.REDUCING else ""
-            if reason:
-                self._restrict(ts, out, reason, lambda q, cur: _toward_zero(q, cur), positions)
+                for s, q in out.items():
+                    if q < 0:
+                        self._refuse(ts, "long only", s, q, 0)
+                        out[s] = 0
             self._position_limits(ts, out, prices, correlation)
+        if out == positions:
+            return positions
         self._order_limits(ts, out, positions)
         return out
 
-    def _restrict(self, ts, out: dict[str, int], reason: str, rule, positions: Mapping[str, int]) -> None:
-        for s, q in out.items():
-            allowed = rule(q, positions[s])
-            if allowed != q:
-                self._refuse(ts, reason, s, f"target {q} -> {allowed}")
-                out[s] = allowed
+    def _reduce_only_reason(self, minutes_to_close: float, bar_age_minutes: float, latency_ms: float) -> str:
+        """Why this decision may only shrink positions ('' when it may grow them)."""
+        c = self.config
+        if minutes_to_close <= c.no_new_minutes:
+            return "no new positions near the close"
+        if bar_age_minutes > c.stale_minutes:
+            return f"stale data: no bar for {bar_age_minutes:.0f} min"
+        if latency_ms > c.max_latency_ms:
+            return f"slow decision: {latency_ms:.0f} ms"
+        return "reducing" if self.state is GovernorState.REDUCING else ""
 
     def _position_limits(self, ts: int, out: dict[str, int], prices: Mapping[str, float], correlation: float) -> None:
         c = self.config
         scale = c.corr_scale if correlation > c.corr_threshold else 1.0
         cap, gross_cap = c.max_notional * scale, c.max_gross * scale
+        gross = 0.0
         for s, q in out.items():
             most = int(cap // prices[s])
             if abs(q) > most:  # also shrinks a position that grew over the cap because prices moved
-                self._refuse(ts, "max_notional", s, f"{q} shares > {cap:.0f}$ (correlation scale {scale})")
                 out[s] = most if q > 0 else -most
-        while _gross(out, prices) > gross_cap:
+                self._refuse(ts, "max_notional", s, q, out[s])
+            gross += abs(out[s]) * prices[s]
+        while gross > gross_cap:
             s = max(out, key=lambda k: abs(out[k]) * prices[k])  # trim the largest leg a share at a time
-            self._refuse(ts, "max_gross", s, f"gross exposure over {gross_cap:.0f}$")
-            out[s] -= 1 if out[s] > 0 else -1
+            before = out[s]
+            out[s] = before - 1 if before > 0 else before + 1
+            gross -= prices[s]
+            self._refuse(ts, "max_gross", s, before, out[s])
 
     def _order_limits(self, ts: int, out: dict[str, int], positions: Mapping[str, int]) -> None:
         """Order-rate caps, keeping the invariant orders_today + open symbols <= max_orders_per_day.
@@ -224,13 +249,13 @@ class RiskGovernor:
             if q != 0 and self.orders_today + 1 + _open_after(after, s, q) > c.max_orders_per_day:
                 # no budget to resize: a wanted reduction closes the position instead (closing never
                 # breaks the invariant), anything else keeps the position as it is
-                q = 0 if abs(q) < abs(after[s]) else after[s]
-                self._refuse(ts, "order_rate", s, f"daily budget: {self.orders_today} orders today -> target {q}")
-                out[s] = q
+                allowed = 0 if abs(q) < abs(after[s]) else after[s]
+                self._refuse(ts, "order budget", s, q, allowed)
+                out[s] = q = allowed
                 if q == after[s]:
                     continue
             if self.orders_this_minute >= c.max_orders_per_minute:
-                self._refuse(ts, "order_rate", s, f"{self.orders_this_minute} orders this minute")
+                self._refuse(ts, "order rate", s, q, after[s])
                 out[s] = after[s]
                 continue
             after[s] = q
@@ -243,13 +268,6 @@ class RiskGovernor:
         self.orders_this_minute = max(self.orders_this_minute - 1, 0)
 
 
-def _gross(out: Mapping[str, int], prices: Mapping[str, float]) -> float:
-    total = 0.0
-    for s, q in out.items():
-        total += abs(q) * prices[s]
-    return total
-
-
 def _open_after(positions: Mapping[str, int], symbol: str, target: int) -> int:
     """Symbols left non-flat if `symbol` moved to `target`."""
     n = 1 if target else 0
@@ -257,6 +275,10 @@ def _open_after(positions: Mapping[str, int], symbol: str, target: int) -> int:
         if s != symbol and q:
             n += 1
     return n
+
+
+def _flat(target: int, current: int) -> int:
+    return 0
 
 
 def _toward_zero(target: int, current: int) -> int:

@@ -34,6 +34,27 @@ def test_no_look_ahead_changing_the_future_leaves_features_unchanged(t, seed):
     assert not np.array_equal(before[t + 1:], after[t + 1:])  # the change did reach the future
 
 
+TWO_DAYS = BARS[BARS.ts < "2025-11-26"].reset_index(drop=True)
+
+
+@settings(max_examples=15, deadline=None)
+@given(t=st.integers(min_value=0, max_value=len(TWO_DAYS) // 2 - 2), seed=st.integers(0, 2**16))
+def test_no_look_ahead_in_the_aligned_market_data(t, seed):
+    """The same property for the container: alignment, features of both symbols, the rolling correlation."""
+    before = MarketData.from_bars(TWO_DAYS, SYMBOLS)
+    cut = before.ts[t]
+    future = TWO_DAYS.copy()
+    later = (future.ts.astype("int64") > cut).to_numpy()
+    rng = np.random.default_rng(seed)
+    future.loc[later, ["open", "high", "low", "close"]] *= rng.uniform(0.5, 1.5, size=(later.sum(), 1))
+    future.loc[later, "volume"] = rng.integers(1, 10**6, size=later.sum())
+    after = MarketData.from_bars(future, SYMBOLS)
+    np.testing.assert_array_equal(before.features[: t + 1], after.features[: t + 1])
+    np.testing.assert_array_equal(before.rolling_correlation()[: t + 1], after.rolling_correlation()[: t + 1])
+    np.testing.assert_array_equal(before.close[: t + 1], after.close[: t + 1])
+    assert not np.array_equal(before.close[t + 1:], after.close[t + 1:])
+
+
 def test_session_bookkeeping_and_early_close():
     md = MarketData.from_bars(BARS, SYMBOLS)
     bounds = md.session_bounds()
@@ -55,8 +76,18 @@ def test_a_missing_minute_becomes_a_gap_not_a_misaligned_row():
 def test_bad_prices_are_refused_with_symbol_and_time(value):
     bars = BARS.copy()
     bars.loc[5, "close"] = value
-    with pytest.raises(ValueError, match=r"bad price for (NVDA|MSFT) at 2025-11-24"):
+    with pytest.raises(ValueError, match=r"bad price for MSFT at 2025-11-24 14:35:00"):
         MarketData.from_bars(bars, SYMBOLS)
+
+
+def test_missing_volume_and_duplicate_bars_are_refused():
+    bars = BARS.copy()
+    bars["volume"] = bars["volume"].astype("Int64")
+    bars.loc[7, "volume"] = pd.NA
+    with pytest.raises(ValueError, match=r"bad volume for MSFT at 2025-11-24 14:37:00"):
+        MarketData.from_bars(bars, SYMBOLS)
+    with pytest.raises(ValueError, match=r"duplicate bar for MSFT at 2025-11-24 14:33:00"):
+        MarketData.from_bars(pd.concat([BARS, BARS.iloc[[3]]]), SYMBOLS)
 
 
 def test_missing_symbol_and_empty_input_are_refused():

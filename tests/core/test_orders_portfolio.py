@@ -4,7 +4,9 @@ from ijules_core.brokers import BrokerError
 from ijules_core.brokers.sim import SimBroker
 from ijules_core.costs import CostModel
 from ijules_core.orders import Fill, Order, OrderError, OrderStatus
+from ijules_core.execution import ExecutionEngine
 from ijules_core.portfolio import Portfolio
+from ijules_core.risk import RiskConfig, RiskGovernor
 
 FREE = CostModel(slippage_bps=0, commission_per_share=0, min_commission=0, max_commission_pct=0)
 
@@ -35,7 +37,12 @@ def test_position_average_cost_realised_and_flip():
     assert (pos.qty, pos.avg_cost) == (-1, 120.0)  # flipped short at the fill price
     assert pf.cash == pytest.approx(1_000 - 200 - 220 + 600 - 3)
     assert pf.equity({"NVDA": 118.0, "MSFT": 1.0}) == pytest.approx(pf.cash - 118.0)
-    assert pf.pnl({"NVDA": 118.0, "MSFT": 1.0})["NVDA"] == {"realized": 60.0, "unrealized": 2.0, "commissions": 3.0}
+    assert pf.pnl({"NVDA": 118.0, "MSFT": 1.0})["NVDA"] == {"realized": 60.0, "unrealized": 2.0, "commissions": 3.0,
+                                                           "net": 59.0}
+    assert pf.mark(10, {"NVDA": 118.0, "MSFT": 1.0}) == pf.equity({"NVDA": 118.0, "MSFT": 1.0})
+    pf.mark(11, {"NVDA": 100.0, "MSFT": 1.0})
+    assert pf.curve_ts == [10, 11] and pf.curve == pytest.approx([pf.cash - 118.0, pf.cash - 100.0])
+    assert pf.equity({"NVDA": 118.0, "MSFT": 1.0}) == pytest.approx(1_000 + 59.0)  # start + net P&L
 
 
 def test_ib_like_commission_and_slippage():
@@ -73,3 +80,43 @@ def test_sim_broker_delay_rejection_and_bad_symbol():
         b.submit(Order("z", "AAPL", 1, 0))
     with pytest.raises(ValueError, match="reject_rate"):
         SimBroker(["NVDA"], reject_rate=1.5)
+
+
+def _engine(broker):
+    return ExecutionEngine(["NVDA", "MSFT"], broker, Portfolio(["NVDA", "MSFT"]),
+                           RiskGovernor(RiskConfig(), ["NVDA", "MSFT"]))
+
+
+def test_engine_resubmitting_a_decision_is_a_no_op():
+    broker = SimBroker(["NVDA", "MSFT"], costs=FREE)
+    engine = _engine(broker)
+    prices = {"NVDA": 100.0, "MSFT": 50.0}
+    (order,) = engine.decide(60, 5, prices, 300)  # 5 = HOLD NVDA, BUY MSFT
+    assert order.client_order_id == "ij-60-MSFT" and engine.working == {"NVDA": 0, "MSFT": 1}
+    assert broker.submit(Order("ij-60-MSFT", "MSFT", 1, 60)) is order  # a restarted service resubmits
+    engine.on_bar(120, prices)
+    assert engine.portfolio.quantities() == broker.positions() == {"NVDA": 0, "MSFT": 1}
+
+
+def test_engine_never_orders_a_slow_fill_twice_and_cancels():
+    broker = SimBroker(["NVDA", "MSFT"], costs=FREE, delay_bars=2)
+    engine = _engine(broker)
+    prices = {"NVDA": 100.0, "MSFT": 50.0}
+    engine.decide(60, 7, prices, 300)  # BUY NVDA
+    engine.on_bar(120, prices)
+    engine.decide(120, 7, prices, 300)  # BUY again: on top of the open order, not instead of it
+    assert engine.working["NVDA"] == 2 and [o.qty for o in engine.open_orders] == [1, 1]
+    engine.on_bar(180, prices)
+    engine.on_bar(240, prices)
+    assert engine.portfolio.qty("NVDA") == 1 and len(engine.open_orders) == 1
+    engine.cancel_open_orders()
+    assert engine.working["NVDA"] == 1 and not engine.open_orders
+    assert broker.orders["ij-120-NVDA"].status is OrderStatus.CANCELLED
+
+
+def test_a_rejected_order_gives_the_order_budget_back():
+    broker = SimBroker(["NVDA", "MSFT"], costs=FREE, reject_rate=1.0)
+    engine = _engine(broker)
+    (a, b) = engine.decide(60, 8, {"NVDA": 100.0, "MSFT": 50.0}, 300)
+    assert a.status is b.status is OrderStatus.REJECTED and "chaos" in a.reason
+    assert engine.governor.orders_today == 0 and engine.working == {"NVDA": 0, "MSFT": 0}

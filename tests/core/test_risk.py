@@ -34,6 +34,21 @@ def test_notional_gross_and_correlation_caps():
                                                               correlation=0.9)
     assert correlated["NVDA"] == 5
     assert {e.reason for e in g.events} == {"max_notional", "max_gross"}
+    assert g.review(2 * MIN, FLAT, FLAT, P, 10_000, 300) is FLAT  # nothing asked, nothing held: no work
+
+
+def test_a_repeated_refusal_is_counted_every_time_and_recorded_once():
+    g = gov()
+    g.halt(0)
+    for minute in range(1, 6):
+        g.review(minute * MIN, {"NVDA": 1, "MSFT": -1}, FLAT, P, 10_000, 300)
+    assert g.refusals == 10
+    assert [(e.kind, e.reason, e.symbol) for e in g.events] == [
+        ("state", "kill switch", None), ("refusal", "halted", "NVDA"), ("refusal", "halted", "MSFT")]
+    g.reset(6 * MIN)
+    g.halt(7 * MIN)
+    g.review(8 * MIN, {"NVDA": 1, "MSFT": 0}, FLAT, P, 10_000, 300)
+    assert g.events[-1] == (8 * MIN, "refusal", "halted", "NVDA", "target 1 -> 0")  # a new halt is news again
 
 
 def test_loss_layer_reducing_with_hysteresis_then_halt_and_flatten():
@@ -141,8 +156,8 @@ def test_no_limit_is_ever_exceeded_and_every_session_ends_flat(seed, day, bars, 
             closes = {s: p * float(np.exp(rng.normal(0, 0.01))) for s, p in price.items()}
             mtc = (close_ns - t) / 60e9 - 1
             positions = engine.portfolio.quantities()
-            decision = engine.decide(t + 60_000_000_000, int(rng.integers(9)), closes, mtc)
-            approved, g = decision.approved, engine.governor
+            engine.decide(t + 60_000_000_000, int(rng.integers(9)), closes, mtc)
+            approved, g = engine.working, engine.governor  # what the book holds once the orders fill
             assert all(abs(q) * closes[s] <= config.max_notional + 1e-9 for s, q in approved.items())
             assert sum(abs(q) * closes[s] for s, q in approved.items()) <= config.max_gross + 1e-9
             assert g.orders_today <= config.max_orders_per_day and g.orders_this_minute <= config.max_orders_per_minute
