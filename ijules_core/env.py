@@ -85,15 +85,18 @@ class DualTickerTradingEnv(gym.Env):
         self.observation_space = gym.spaces.Box(-CLIP, CLIP, shape=(OBS_SIZE,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(N_ACTIONS)
         self._features = data.features.reshape(data.n_bars, 2 * N_FEATURES)
-        # Python lists of Python scalars: indexing them in a step is several times cheaper than numpy
+        # one tuple of Python scalars per bar: a step unpacks it instead of indexing numpy arrays
         s0, s1 = self.symbols
-        self._close = [{s0: a, s1: b} for a, b in data.close.tolist()]
-        self._open = [{s0: a, s1: b} for a, b in data.open.tolist()]
-        self._ts = data.ts.tolist()
-        self._minutes_to_close = data.minutes_to_close.tolist()
-        self._bar_age = (data.gap_minutes - 1.0).tolist()
-        self._session = data.session.tolist()
-        self._correlation = data.rolling_correlation().tolist()
+        self._bars = list(zip(
+            data.ts.tolist(),  # bar start: orders decided at the previous close fill at this open
+            [{s0: a, s1: b} for a, b in data.open.tolist()],
+            [{s0: a, s1: b} for a, b in data.close.tolist()],
+            (data.ts + MINUTE_NS).tolist(),  # bar close: decisions and marks
+            data.session.tolist(),
+            data.minutes_to_close.tolist(),
+            (data.gap_minutes - 1.0).tolist(),  # minutes without data before the bar
+            data.rolling_correlation().tolist(),
+        ))
         self._pos_scale = 1.0 / config.execution.max_shares
         self.engine: ExecutionEngine | None = None
 
@@ -116,24 +119,22 @@ class DualTickerTradingEnv(gym.Env):
         self._positions = tuple(self.portfolio.positions.values())  # Position objects, updated in place
         self._session_id = -1
         self._equity = c.initial_cash
-        return self._observe(), {"start": start, "ts": self._ts[start]}
-
-    def _observe(self) -> np.ndarray:
-        return observation(self._features[self.t], self.portfolio, self.symbols, self._pos_scale)
+        obs = observation(self._features[start], self.portfolio, self.symbols, self._pos_scale)
+        return obs, {"start": start, "ts": self._bars[start][0]}
 
     def step(self, action):
         t, engine, portfolio, governor = self.t, self.engine, self.portfolio, self.governor
-        decided_at = self._ts[t] + MINUTE_NS  # the close of bar t
-        if self._session[t] != self._session_id:
-            self._session_id = self._session[t]
+        _, _, close, decided_at, session, minutes_to_close, bar_age, correlation = self._bars[t]
+        if session != self._session_id:
+            self._session_id = session
             governor.start_session(decided_at, self._equity)
         traded, refusals = portfolio.traded_value, governor.refusals
-        engine.decide(decided_at, int(action), self._close[t], self._minutes_to_close[t], self._bar_age[t], 0.0,
-                      self._correlation[t])
+        engine.decide(decided_at, int(action), close, minutes_to_close, bar_age, 0.0, correlation)
         self.t = t = t + 1
-        engine.on_bar(self._ts[t], self._open[t])
-        close = self._close[t]
-        equity = portfolio.mark(self._ts[t] + MINUTE_NS, close)
+        bar = self._bars[t]
+        engine.on_bar(bar[0], bar[1])
+        close = bar[2]
+        equity = portfolio.mark(bar[3], close)
         c = self.config
         reward = equity - self._equity
         if c.turnover_penalty:
@@ -151,7 +152,7 @@ class DualTickerTradingEnv(gym.Env):
             "refusals": governor.refusals - refusals,
             "governor": governor.state,
         }
-        obs = observation(self._features[t], self.portfolio, self.symbols, self._pos_scale)
+        obs = observation(self._features[t], portfolio, self.symbols, self._pos_scale)
         return obs, reward * c.reward_scale, False, t >= self.end, info
 
 

@@ -98,7 +98,7 @@ class ExecutionEngine:
         working = self.working
         approved = self.governor.review(ts, self.propose(action), working, prices, self.portfolio.equity(prices),
                                         minutes_to_close, bar_age_minutes, latency_ms, correlation)
-        if approved == working:
+        if approved is working or approved == working:
             return ()
         orders = []
         for s, target in approved.items():
@@ -113,7 +113,11 @@ class ExecutionEngine:
         return tuple(orders)
 
     def on_bar(self, ts: int, opens: Mapping[str, float]) -> list[Fill]:
-        """A bar opened: let the broker fill what is due, and book the fills."""
+        """A bar opened: let the broker fill what is due, and book the fills of this engine's orders.
+
+        With no order open there is nothing to ask the broker (the common, free case).
+        Fills from before a restart are the paper trader's to reconcile (`Broker.executions`).
+        """
         if not self.open_orders:
             return []
         self.broker.on_bar(ts, opens)
@@ -130,6 +134,7 @@ class ExecutionEngine:
         self._refresh()
 
     def _refresh(self) -> None:
+        """Drop finished orders; the working position is what is held plus what open orders still add."""
         self.open_orders = [o for o in self.open_orders if o.is_open]
         working = self.portfolio.quantities()
         for o in self.open_orders:

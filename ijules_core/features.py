@@ -5,15 +5,16 @@ everything a step needs — prices, the 12 features per symbol, the session of e
 the minutes left to its close — so the environment, the backtester and the paper trader
 index arrays instead of touching pandas. Every feature at bar t reads bars ≤ t only
 (rolling windows and EWMs are causal); a test proves it by changing the future. Windows
-run across session boundaries, so the first bars of a day carry the overnight move.
+run across session boundaries, so the first bars of a day carry the overnight move; the
+first 60 bars of a dataset have partial windows (0 where a feature is still undefined).
 
-Features (returns in percent, then clipped to ±CLIP):
- 0 ret_1      log return over 1 bar          6 ema_dev_50   close / EMA(50) − 1
- 1 ret_5      log return over 5 bars         7 rsi_14       (RSI(14) − 50) / 50
- 2 ret_15     log return over 15 bars        8 boll_pos     (close − SMA20) / (2 σ20)
- 3 ret_60     log return over 60 bars        9 log_vol_rat  log((v+1) / (SMA20(v)+1))
- 4 range      (high − low) / close          10 rvol_30      σ of 1-bar returns over 30 bars
- 5 sma_dev_20 close / SMA(20) − 1           11 time_of_day  minutes since the open / 390
+Features (FEATURE_NAMES; returns, range and deviations in percent; all clipped to ±CLIP):
+ 0 ret_1       log return over 1 bar           6 ema_dev_50     close / EMA(50) − 1
+ 1 ret_5       log return over 5 bars          7 rsi_14         (Wilder RSI(14) − 50) / 50
+ 2 ret_15      log return over 15 bars         8 boll_pos       (close − SMA20) / (2 σ20)
+ 3 ret_60      log return over 60 bars         9 log_vol_ratio  log((v + 1) / (SMA20(v) + 1))
+ 4 range       (high − low) / close           10 rvol_30        σ of 1-bar returns over 30 bars
+ 5 sma_dev_20  close / SMA(20) − 1            11 time_of_day    minutes since 09:30 ET / 390
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ FEATURE_NAMES = (
 )
 N_FEATURES = len(FEATURE_NAMES)
 CLIP = 10.0
-WARM_UP = 60  # bars before every feature has a full window
 
 
 def symbol_features(bars: pd.DataFrame) -> np.ndarray:

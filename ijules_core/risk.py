@@ -67,6 +67,8 @@ class RiskConfig:
 
 
 class RiskEvent(NamedTuple):
+    """A refusal or a state change, with why: what the audit trail and the reports show."""
+
     ts: int  # ns since epoch, UTC
     kind: str  # refusal | state
     reason: str
@@ -75,6 +77,8 @@ class RiskEvent(NamedTuple):
 
 
 class RiskGovernor:
+    """Reviews every set of target positions (`review`); `start_session` each day, `halt`/`reset` by hand."""
+
     def __init__(self, config: RiskConfig, symbols: list[str]) -> None:
         if config.max_orders_per_minute < len(symbols) or config.max_orders_per_day < len(symbols):
             raise ValueError(f"RiskConfig: order caps must allow flattening all {len(symbols)} symbols at once")
@@ -104,9 +108,10 @@ class RiskGovernor:
             self._set(GovernorState.ACTIVE, ts, "new session")
 
     def reset(self, ts: int) -> None:
-        """A person clears a drawdown halt or the kill switch."""
+        """A person clears a drawdown halt or the kill switch; the drawdown is measured afresh from here."""
         self._drawdown_halt = False
         self.kill_switch = False
+        self.peak_equity = float("-inf")
         self._set(GovernorState.ACTIVE, ts, "manual reset")
 
     def halt(self, ts: int, reason: str = "kill switch") -> None:
@@ -171,12 +176,23 @@ class RiskGovernor:
         if self.session_start_equity != self.session_start_equity:  # NaN: first review of a session
             self.start_session(ts, equity)
         self.update_loss_state(ts, equity)
-        flat = not any(positions.values())
-        if self.state is GovernorState.HALTED or minutes_to_close <= c.flatten_minutes:
-            reason, rule = ("halted" if self.state is GovernorState.HALTED else "flatten before the close"), _flat
+        # what this decision may do at all: flatten, only shrink (reason given), or anything
+        flatten = False
+        if self.state is GovernorState.HALTED:
+            reason, flatten = "halted", True
+        elif minutes_to_close <= c.flatten_minutes:
+            reason, flatten = "flatten before the close", True
+        elif minutes_to_close <= c.no_new_minutes:
+            reason = "no new positions near the close"
+        elif bar_age_minutes > c.stale_minutes:
+            reason = f"stale data: no bar for {bar_age_minutes:.0f} min"
+        elif latency_ms > c.max_latency_ms:
+            reason = f"slow decision: {latency_ms:.0f} ms"
+        elif self.state is GovernorState.REDUCING:
+            reason = "reducing"
         else:
-            reason, rule = self._reduce_only_reason(minutes_to_close, bar_age_minutes, latency_ms), _toward_zero
-        if flat and (reason or targets == positions):  # nothing may be opened, or nothing is asked
+            reason = ""
+        if (reason or targets == positions) and not any(positions.values()):  # flat, and staying flat
             for s, q in targets.items():
                 if q:
                     self._refuse(ts, reason, s, q, 0)
@@ -184,11 +200,11 @@ class RiskGovernor:
         out = dict(targets)
         if reason:
             for s, q in out.items():
-                allowed = rule(q, positions[s])
+                allowed = 0 if flatten else _toward_zero(q, positions[s])
                 if allowed != q:
                     self._refuse(ts, reason, s, q, allowed)
                     out[s] = allowed
-        if rule is _toward_zero:  # position caps, unless everything goes to zero anyway
+        if not flatten:
             if c.long_only:
                 for s, q in out.items():
                     if q < 0:
@@ -199,17 +215,6 @@ class RiskGovernor:
             return positions
         self._order_limits(ts, out, positions)
         return out
-
-    def _reduce_only_reason(self, minutes_to_close: float, bar_age_minutes: float, latency_ms: float) -> str:
-        """Why this decision may only shrink positions ('' when it may grow them)."""
-        c = self.config
-        if minutes_to_close <= c.no_new_minutes:
-            return "no new positions near the close"
-        if bar_age_minutes > c.stale_minutes:
-            return f"stale data: no bar for {bar_age_minutes:.0f} min"
-        if latency_ms > c.max_latency_ms:
-            return f"slow decision: {latency_ms:.0f} ms"
-        return "reducing" if self.state is GovernorState.REDUCING else ""
 
     def _position_limits(self, ts: int, out: dict[str, int], prices: Mapping[str, float], correlation: float) -> None:
         c = self.config
@@ -275,10 +280,6 @@ def _open_after(positions: Mapping[str, int], symbol: str, target: int) -> int:
         if s != symbol and q:
             n += 1
     return n
-
-
-def _flat(target: int, current: int) -> int:
-    return 0
 
 
 def _toward_zero(target: int, current: int) -> int:

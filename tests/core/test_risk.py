@@ -75,7 +75,10 @@ def test_drawdown_halt_needs_a_person():
     g.start_session(2 * MIN, 9_899)
     assert g.state is GovernorState.HALTED
     g.reset(3 * MIN)
-    assert g.state is GovernorState.ACTIVE
+    g.review(4 * MIN, FLAT, FLAT, P, 9_899, 300)
+    assert g.state is GovernorState.ACTIVE  # the person accepted the loss: the drawdown counts from here
+    g.review(5 * MIN, FLAT, FLAT, P, 9_799, 300)
+    assert g.state is GovernorState.HALTED
 
 
 def test_production_layer_close_staleness_latency_kill_switch():
