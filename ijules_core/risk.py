@@ -6,10 +6,11 @@ review each set of proposed target positions, in this order:
 
 - production: kill switch → HALTED; from `flatten_minutes` before the close (15:55 ET,
   12:55 on early closes) every target is 0; in the last `no_new_minutes` only reductions;
-  stale data (the bar came more than `stale_minutes` after the previous one, i.e. a gap
-  in the data) or a slow decision (> `max_latency_ms`) reduce for that decision, as in
-  REDUCING; order-rate caps per minute and per day, keeping enough of the daily budget in
-  reserve to flatten every open symbol at the close.
+  stale data (`bar_age_minutes` > `stale_minutes`: live, the newest bar is that old; in a
+  replay, that many minutes of bars are missing before this one) or a slow decision
+  (> `max_latency_ms`) reduce for that decision, as in REDUCING; order-rate caps per
+  minute and per day, keeping enough of the daily budget in reserve to flatten every
+  open symbol at the close.
 - loss: daily loss ≥ `reduce_at` × `daily_loss_limit` → REDUCING, back to ACTIVE only once it
   recovers to `resume_at` × the limit (hysteresis, so the state does not flicker around a
   threshold); daily loss ≥ the limit → HALTED for the rest of the session; drawdown from
@@ -168,9 +169,9 @@ class RiskGovernor:
     ) -> Mapping[str, int]:
         """The targets the governor allows, given the proposal and the current state of things.
 
-        Never modifies its arguments; when the answer equals one of them (nothing proposed
-        on a flat book, or nothing allowed), that argument itself is returned — the common
-        case stays cheap.
+        `positions` is what the book will hold once open orders fill; `equity` is its value at
+        `prices`. Never modifies its arguments: when nothing may change, `positions` itself is
+        returned (the common case, kept cheap), otherwise a new dict.
         """
         c = self.config
         if self.session_start_equity != self.session_start_equity:  # NaN: first review of a session
