@@ -11,9 +11,8 @@ penalties. Episodes start at a seeded random bar after the `lookback` warm-up an
 
 A gap in the data (`MarketData.gap_minutes`) reaches the governor as the bar's age, so a
 bar that comes after more than `RiskConfig.stale_minutes` without data only lets
-positions shrink. The step is kept lean — arrays turned into Python lists once, no pandas,
-nothing allocated beyond the observation and `info` when nothing trades — see
-`benchmarks/bench_env.py`.
+positions shrink. The step is kept lean — each bar's scalars prebuilt into one tuple, no
+pandas, no order, fill or event objects when nothing trades — see `benchmarks/bench_env.py`.
 """
 
 from __future__ import annotations
@@ -129,7 +128,8 @@ class DualTickerTradingEnv(gym.Env):
             self._session_id = session
             governor.start_session(decided_at, self._equity)
         traded, refusals = portfolio.traded_value, governor.refusals
-        engine.decide(decided_at, int(action), close, minutes_to_close, bar_age, 0.0, correlation)
+        engine.decide(decided_at, int(action), close, minutes_to_close, bar_age_minutes=bar_age,
+                      correlation=correlation)
         self.t = t = t + 1
         bar = self._bars[t]
         engine.on_bar(bar[0], bar[1])
