@@ -83,7 +83,7 @@ def replay(data: MarketData, policy: Policy, config: EnvConfig = EnvConfig(), se
                              Portfolio(symbols, config.initial_cash), RiskGovernor(config.risk, symbols),
                              config.execution)
     out = Replay(engine=engine)
-    pos_scale = 1.0 / (config.execution.max_units * config.execution.unit_shares)
+    pos_scale = 1.0 / config.execution.max_shares
     feats = data.features.reshape(data.n_bars, -1)
     closes = [dict(zip(symbols, row)) for row in data.close.tolist()]
     opens = [dict(zip(symbols, row)) for row in data.open.tolist()]
@@ -91,13 +91,17 @@ def replay(data: MarketData, policy: Policy, config: EnvConfig = EnvConfig(), se
     corr = data.rolling_correlation().tolist()
     portfolio, governor = engine.portfolio, engine.governor
     positions = portfolio.positions
+    held = tuple(positions.values())  # Position objects, updated in place by fills
     realized = {s: 0.0 for s in symbols}  # realised P&L per symbol so far, to cut it per closing fill
     for start, end in data.session_bounds():
         policy.reset()
         governor.start_session(ts[start], portfolio.equity(closes[start]))
         for t in range(start, end):
-            action, confidence = policy.act(observation(feats[t], portfolio, symbols, pos_scale))
             decided_at = ts[t] + 60_000_000_000
+            out.ts.append(decided_at)  # the book marked at the close of bar t, before deciding
+            out.equity.append(portfolio.equity(closes[t]))
+            out.exposed.append(any(p.qty for p in held))
+            action, confidence = policy.act(observation(feats[t], portfolio, symbols, pos_scale))
             engine.decide(decided_at, action, closes[t], mtc[t], bar_age_minutes=gap[t] - 1.0, correlation=corr[t])
             out.decisions.append((decided_at, action, confidence))
             fill_ts, fill_px = (ts[t + 1], opens[t + 1]) if t + 1 < end else (decided_at, closes[t])
@@ -106,10 +110,7 @@ def replay(data: MarketData, policy: Policy, config: EnvConfig = EnvConfig(), se
                 realized[fill.symbol] = positions[fill.symbol].realized
                 if gained:
                     out.realized.append(gained)
-            out.ts.append(decided_at)
-            out.equity.append(portfolio.equity(closes[t]))
-            out.exposed.append(not portfolio.is_flat())
-        out.day_end_equity.append(out.equity[-1])
+        out.day_end_equity.append(portfolio.equity(closes[end - 1]))
         if progress:
             progress(end - start)
     return out
