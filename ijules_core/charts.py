@@ -57,3 +57,21 @@ def equity_drawdown_chart(ts_ns, equity, title: str = "") -> bytes:
     ticks = np.linspace(0, len(x) - 1, num=min(6, len(x)), dtype=int) if len(x) else []
     bottom.set_xticks(ticks, [when[i].strftime("%m-%d %H:%M") for i in ticks], fontsize=7)
     return _png(fig)
+
+
+def equity_curves_chart(ts_ns, curves: Mapping[str, Sequence[float]], title: str = "") -> bytes:
+    """Several equity curves over the same bar closes (e.g. a model against its baselines)."""
+    import numpy as np
+    import pandas as pd
+
+    when = pd.to_datetime(np.asarray(ts_ns), utc=True).tz_convert("America/New_York")
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    for name, equity in curves.items():
+        ax.plot(np.arange(len(equity)), equity, lw=1.4 if name == "model" else 0.9, label=name)
+    ticks = np.linspace(0, len(when) - 1, num=min(6, len(when)), dtype=int) if len(when) else []
+    ax.set_xticks(ticks, [when[i].strftime("%m-%d %H:%M") for i in ticks], fontsize=7)
+    ax.set_ylabel("equity ($)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(alpha=0.3)
+    return _png(fig)
