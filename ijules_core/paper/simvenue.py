@@ -9,7 +9,7 @@ service's own tables are never read, so reconciliation compares two independent 
 
 Chaos is a function of what happens, not of process history, so a restarted venue behaves
 as the one that died would have: whether an order is rejected is drawn from
-(seed, client order id); whether the link drops after a bar that filled orders — losing
+(seed, order time, symbol); whether the link drops after a bar that filled orders — losing
 those fills' reports on the wire, as a broker disconnect does — from (seed, bar time).
 """
 
@@ -64,7 +64,7 @@ class DurableSimBroker(SimBroker):
             raise BrokerError(f"sim venue: not connected, order {order.client_order_id} not sent")
         if order.client_order_id in self.orders:
             return self.orders[order.client_order_id]
-        self._rng = np.random.default_rng([self.seed, zlib.crc32(order.client_order_id.encode())])
+        self._rng = np.random.default_rng([self.seed, order.created_ts, zlib.crc32(order.symbol.encode())])
         super().submit(order)
         self.conn.execute(
             "INSERT INTO trading.sim_orders (account, client_order_id, seq, symbol, qty, created_ts, status, reason, "
@@ -78,11 +78,17 @@ class DurableSimBroker(SimBroker):
         self._save([self.orders[client_order_id]], [])
 
     def on_bar(self, ts: int, opens: Mapping[str, float]) -> None:
+        """Fill what is due — never an order at a bar that opened before the order arrived (a restarted
+        trader replays the bar it had not finished, whose decision's orders may already be here)."""
+        early = [p for p in self._pending if p[0].created_ts > ts]
+        self._pending = [p for p in self._pending if p[0].created_ts <= ts]
         if not self._pending:
+            self._pending = early
             return
         touched = [p[0] for p in self._pending]
         before = len(self._fills)
         super().on_bar(ts, opens)
+        self._pending += early
         fills = self._fills[before:]
         self._save(touched, fills)
         if fills and self.disconnect_rate and \

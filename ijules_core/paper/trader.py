@@ -99,7 +99,9 @@ class PaperTrader:
         self._notes: list[RiskEvent] = []  # the service's own events (reconciliation, session), persisted with the bar
         self.last_ts = resumed.ts if resumed else None  # last decision time
         self.decisions: list[tuple[int, int, float]] = []  # (ts, action, confidence) decided by this process
-        self.reconcile(self.last_ts or calendar.session_open(day).value)
+        # orders of the bar a crash interrupted are not adopted: deciding that bar again sends them again,
+        # and the broker answers with the orders it has
+        self.reconcile(self.last_ts or calendar.session_open(day).value, adopt_until=self.resume_ts or -1)
         self._publish(self.stream.last_closes, [])
 
     # -- the bar loop ---------------------------------------------------------------------------
@@ -193,8 +195,9 @@ class PaperTrader:
         self.governor.broker_reconnected(ts)
         return True
 
-    def reconcile(self, ts: int) -> None:
-        """Make the book agree with the broker: its executions, its orders, its positions."""
+    def reconcile(self, ts: int, adopt_until: int | None = None) -> None:
+        """Make the book agree with the broker: its executions, its orders (the engine adopts the open ones
+        created by `adopt_until`, default `ts`), its positions."""
         broker, store, engine = self.broker, self.store, self.engine
         day_start = pd.Timestamp(self.day, tz=calendar.TZ).value
         missed = [f for f in broker.executions(day_start) if f.symbol in self.portfolio.positions]
@@ -209,7 +212,8 @@ class PaperTrader:
                           OrderStatus.CANCELLED, "never reached the broker")
         mine = [known[c] for c in ours if c in known]
         store.update_orders(mine)
-        engine.open_orders = [o for o in mine if o.is_open]
+        adopt_until = ts if adopt_until is None else adopt_until
+        engine.open_orders = [o for o in mine if o.is_open and o.created_ts <= adopt_until]
         held, theirs = self.portfolio.quantities(), broker.positions()
         adjust = [Fill("", s, theirs.get(s, 0) - q, self.stream.last_closes[s], 0.0, ts, f"adjust-{s}-{ts}")
                   for s, q in held.items() if theirs.get(s, 0) != q]
