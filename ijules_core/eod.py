@@ -156,8 +156,65 @@ def disk_space(conn: psycopg.Connection, ctx: EODContext) -> EODCheck:
                     {"free_ratio": free, "database_bytes": db}, recs)
 
 
+def _paper_sessions(conn: psycopg.Connection, day: dt.date) -> list[tuple]:
+    """The day's paper-trading sessions: (session id, status, risk config, last held positions)."""
+    return conn.execute(
+        "SELECT s.session_id, s.status, s.risk, p.held FROM trading.sessions s LEFT JOIN LATERAL "
+        "(SELECT held FROM trading.positions WHERE session_id = s.session_id ORDER BY ts DESC LIMIT 1) p ON true "
+        "WHERE s.day = %s ORDER BY s.session_id", (day,)).fetchall()
+
+
+def flat_at_close(conn: psycopg.Connection, ctx: EODContext) -> EODCheck:
+    """Every paper-trading session of the day closed, holding nothing."""
+    sessions = _paper_sessions(conn, ctx.day)
+    if not sessions:
+        return EODCheck("flat_at_close", Status.PASS, "no paper-trading session")
+    open_ = [sid for sid, status, _, _ in sessions if status != "CLOSED"]
+    held = {sid: {s: q for s, q in (h or {}).items() if q} for sid, _, _, h in sessions}
+    not_flat = {sid: h for sid, h in held.items() if h}
+    recs = [f"{sid}: the session never closed — is `ijules paper` running? check `ijules status`" for sid in open_]
+    recs += [f"{sid}: still holds {h} — flatten at the broker and see the session's risk events" for sid, h in
+             not_flat.items()]
+    status = Status.FAIL if open_ or not_flat else Status.PASS
+    detail = (f"{len(sessions)} session(s) closed flat" if status is Status.PASS else
+              f"{len(open_)} not closed, {len(not_flat)} not flat of {len(sessions)}")
+    return EODCheck("flat_at_close", status, detail, {"open": open_, "not_flat": not_flat}, tuple(recs))
+
+
+def no_limit_breach(conn: psycopg.Connection, ctx: EODContext) -> EODCheck:
+    """No position the governor let stand above its limits, no more orders than the day allows.
+
+    Judged on each snapshot's working positions (held + open orders: what the governor approved) at
+    the prices it reviewed them at; a loss beyond the daily limit (prices can gap past a halt) warns.
+    """
+    sessions = _paper_sessions(conn, ctx.day)
+    if not sessions:
+        return EODCheck("no_limit_breach", Status.PASS, "no paper-trading session")
+    breaches, warnings = [], []
+    for sid, _, risk, _ in sessions:
+        notional, gross, loss = conn.execute(
+            "SELECT max(abs((w.value)::float * (p.prices ->> w.key)::float)), "
+            "max((SELECT sum(abs((x.value)::float * (p.prices ->> x.key)::float)) FROM jsonb_each(p.working) x)), "
+            "min(p.daily_pnl) FROM trading.positions p, jsonb_each(p.working) w WHERE p.session_id = %s",
+            (sid,)).fetchone()
+        orders = conn.execute("SELECT count(*) FROM trading.orders WHERE session_id = %s AND status <> 'REJECTED'",
+                              (sid,)).fetchone()[0]
+        if notional is not None and notional > risk["max_notional"] + 1e-6:
+            breaches.append(f"{sid}: a position of ${notional:,.2f} > max_notional ${risk['max_notional']:,.0f}")
+        if gross is not None and gross > risk["max_gross"] + 1e-6:
+            breaches.append(f"{sid}: gross exposure ${gross:,.2f} > max_gross ${risk['max_gross']:,.0f}")
+        if orders > risk["max_orders_per_day"]:
+            breaches.append(f"{sid}: {orders} orders > max_orders_per_day {risk['max_orders_per_day']}")
+        if loss is not None and -loss > risk["daily_loss_limit"]:
+            warnings.append(f"{sid}: daily loss ${-loss:,.2f} went past the ${risk['daily_loss_limit']:,.0f} limit")
+    status = Status.FAIL if breaches else Status.WARN if warnings else Status.PASS
+    recs = tuple(f"review {b} (trading.risk_events, trading.positions)" for b in breaches + warnings)
+    detail = "; ".join(breaches + warnings) or f"{len(sessions)} session(s) within every limit"
+    return EODCheck("no_limit_breach", status, detail, {"breaches": breaches, "warnings": warnings}, recs)
+
+
 CHECKS: list[Callable[[psycopg.Connection, EODContext], EODCheck]] = [
-    completeness, qc_pass_rate, freshness, table_health, disk_space,
+    completeness, qc_pass_rate, freshness, table_health, disk_space, flat_at_close, no_limit_breach,
 ]
 
 

@@ -118,6 +118,124 @@ def cmd_demo(args: argparse.Namespace) -> None:
     run_demo(sessions=args.sessions, end=args.end)
 
 
+# -- paper trading: the service, and the commands that reach it through the database -------------------
+def cmd_paper(args: argparse.Namespace) -> None:
+    import datetime as dt
+
+    from ijules_core.paper.service import Service, ServiceOptions
+    from ijules_core.paper.trader import PaperConfig
+    from ijules_pipelines.instance import prepare_environment
+
+    url = prepare_environment()
+    env = os.environ
+    options = ServiceOptions(
+        paper=PaperConfig(account=args.account, symbols=tuple(args.symbols)), broker=args.broker,
+        replay=dt.date.fromisoformat(args.replay) if args.replay else None, speed=args.speed,
+        source=args.source or ("ib" if args.broker == "ib" else "polygon"), model=args.model,
+        metrics_port=args.metrics_port or None, cash=args.cash, reject_rate=args.reject_rate,
+        disconnect_rate=args.disconnect_rate, seed=args.seed, ib_host=env.get("IJULES_IB_HOST", "127.0.0.1"),
+        ib_port=int(env.get("IJULES_IB_PORT", "7497")), ib_client_id=int(env.get("IJULES_IB_CLIENT_ID", "17")),
+        ib_account=env.get("IJULES_IB_ACCOUNT", ""))
+    reporter = None
+    if not args.no_dagster:
+        import dagster as dg
+
+        from ijules_pipelines.defs.trading.assets import dagster_reporter
+
+        reporter = dagster_reporter(dg.DagsterInstance.get())
+    where = f"metrics on http://127.0.0.1:{args.metrics_port}/metrics" if args.metrics_port else "no metrics endpoint"
+    print(f"paper trading account {args.account} ({args.broker} broker, model {args.model}); {where}", flush=True)
+    cache = str(Settings.from_env().home / "models")
+    for r in Service(options, url, reporter, cache_dir=cache).run():
+        print(f"{r['day']} {r['account']}: equity {r['equity']:,.2f}, P&L {r['pnl']:+,.2f}, {r['fills']} fills, "
+              f"{r['orders']} orders ({r['rejected']} rejected), flat {r['flat']}, governor {r['governor']}")
+
+
+def _paper_account(conn, account: str | None) -> str:
+    """The account given, else the one service beating now."""
+    from ijules_core.paper.store import live_accounts
+
+    if account:
+        return account
+    live = live_accounts(conn)
+    if len(live) != 1:
+        raise ValueError(f"{len(live)} paper-trading services are running ({', '.join(live) or 'none'}): "
+                         "name one with --account")
+    return live[0]
+
+
+def cmd_paper_control(args: argparse.Namespace) -> None:
+    import time
+
+    from ijules_core.paper.store import control_result, request_control
+    from ijules_core.store import connect
+
+    url = database_url()
+    schema.upgrade(url)
+    with connect(url) as conn:
+        account = _paper_account(conn, args.account)
+        control_id = request_control(conn, account, args.command)
+        deadline = time.monotonic() + args.wait
+        while (result := control_result(conn, control_id)) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+    print(f"{account}: {result}" if result else
+          f"{account}: {args.command} queued (#{control_id}); the service applies it at its next check, "
+          "or when its next session starts")
+
+
+def cmd_paper_status(args: argparse.Namespace) -> None:
+    from ijules_core.paper.store import service_status
+    from ijules_core.store import connect
+
+    url = database_url()
+    schema.upgrade(url)
+    with connect(url) as conn:
+        account = _paper_account(conn, args.account)
+        st = service_status(conn, account)
+    if st is None:
+        raise ValueError(f"no paper-trading service has run for account {account!r}")
+    print(f"account {account}: {st['status']}, heartbeat {st['heartbeat_age_s']:.1f} s ago (pid {st['pid']}), "
+          f"broker {'connected' if st['broker_connected'] else 'DISCONNECTED'}, governor {st['governor_state']}")
+    print(f"session {st['session_id']}, last bar {st['last_bar']}")
+    if "equity" in st:
+        print(f"equity {st['equity']:,.2f}  cash {st['cash']:,.2f}  day P&L {st['daily_pnl']:+,.2f}  "
+              f"drawdown {st['drawdown']:,.2f}")
+        print("positions " + ", ".join(f"{s} {q}" for s, q in st["positions"].items()))
+    print(f"decisions {st['decisions']}, orders {st['orders']}, fills {st['fills']}")
+
+
+def _add_paper_commands(sub) -> None:
+    paper = sub.add_parser("paper", help="the paper-trading service: replay a day of the bar table, or trade live")
+    paper.add_argument("--broker", choices=["sim", "ib"], default="sim",
+                       help="sim: the simulated venue; ib: IB Gateway/TWS (IJULES_IB_HOST/PORT/CLIENT_ID/ACCOUNT)")
+    paper.add_argument("--replay", metavar="DATE", help="replay this day of the bar table instead of trading live")
+    paper.add_argument("--speed", type=float, default=60.0, help="replay clock, × real time (0: as fast as possible)")
+    paper.add_argument("--source", choices=["ib", "polygon"], help="live bars (default: ib with --broker ib, "
+                       "else polygon with POLYGON_API_KEY)")
+    paper.add_argument("--model", default="champion", help="champion, a baseline (flat, buy_and_hold, random, "
+                       "moving_average) or a model .zip")
+    paper.add_argument("--metrics-port", type=int, default=9108, help="Prometheus /metrics on 127.0.0.1 (0: none)")
+    paper.add_argument("--account", default="paper", help="names the session and prefixes client order ids")
+    paper.add_argument("--symbols", nargs=2, default=["NVDA", "MSFT"])
+    paper.add_argument("--cash", type=float, default=10_000.0, help="first funding of a simulated account")
+    paper.add_argument("--reject-rate", type=float, default=0.0, help="chaos (sim): share of orders rejected")
+    paper.add_argument("--disconnect-rate", type=float, default=0.0,
+                       help="chaos (sim): share of filling bars after which the broker link drops")
+    paper.add_argument("--seed", type=int, default=0)
+    paper.add_argument("--no-dagster", action="store_true", help="do not report the trading tables to Dagster")
+    paper.set_defaults(fn=cmd_paper)
+    for command, text in (("halt", "kill switch: flatten now and refuse every order until `ijules resume`"),
+                          ("flatten", "flatten now and open nothing more this session"),
+                          ("resume", "lift the kill switch (or a drawdown halt): a person decides")):
+        control = sub.add_parser(command, help=f"paper trading: {text}")
+        control.add_argument("--account", help="the service's account (default: the one running)")
+        control.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the service to apply it")
+        control.set_defaults(fn=cmd_paper_control, command=command)
+    status = sub.add_parser("status", help="paper trading: heartbeat, governor, book of the running service")
+    status.add_argument("--account", help="the service's account (default: the one running)")
+    status.set_defaults(fn=cmd_paper_status)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "dagster", "urllib3"):
@@ -148,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--sessions", type=int, default=20)
     demo.add_argument("--end", default=None, help="last session (default: the last completed one)")
     demo.set_defaults(fn=cmd_demo)
+
+    _add_paper_commands(sub)
 
     args = ap.parse_args(argv)
     try:

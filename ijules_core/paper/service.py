@@ -65,6 +65,7 @@ class ServiceOptions:
     heartbeat_s: float = 2.0
     controls_s: float = 0.25  # how often queued controls are read
     reconnect_give_up_s: float = 30.0  # within a session: after this, skip bars and try again at the next
+    max_sessions: int | None = None  # live: stop after this many sessions (None: run until stopped)
 
     def __post_init__(self) -> None:
         if self.broker not in ("sim", "ib") or self.source not in ("ib", "polygon"):
@@ -85,10 +86,11 @@ class Service:
     def stop(self, *_) -> None:
         self.stopping.set()
 
-    def run(self) -> list[dict]:
-        """Trade until stopped (live) or until the replayed day is closed; returns the session reports."""
+    def run(self, handle_signals: bool = True) -> list[dict]:
+        """Trade until stopped (live) or until the replayed day is closed; returns the session reports.
+        `handle_signals`: SIGTERM / SIGINT stop the service between minutes (off when a host handles them)."""
         o = self.options
-        if threading.current_thread() is threading.main_thread():
+        if handle_signals and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
         self.store = TradingStore(connect(self.url, autocommit=True))
@@ -106,7 +108,7 @@ class Service:
             report = self._session(day)
             if report is not None:
                 reports.append(report)
-            if o.replay:
+            if o.replay or (o.max_sessions and len(reports) >= o.max_sessions):
                 break
         self._beat("stopped", force=True)
         return reports
