@@ -143,8 +143,7 @@ class IBBroker:
         errors = [e for e in trade.log if e.errorCode]
         now = time.time_ns()
         if order.filled_qty == 0 and (errors or status == "Inactive"):
-            order.move(OrderStatus.REJECTED, now, f"IB {errors[-1].errorCode}: {errors[-1].message}" if errors
-                       else "IB: order inactive")
+            order.move(OrderStatus.REJECTED, now, errors[-1].message if errors else "IB: order inactive")
         else:
             order.move(OrderStatus.CANCELLED, now, "cancelled at IB")
 
@@ -153,6 +152,7 @@ class IBBroker:
 
     def _on_commission(self, trade, fill, report) -> None:
         self._seen(fill)
+        self._book_pending()  # its commission is known: book it now
 
     def _seen(self, fill) -> None:
         exec_id = fill.execution.execId

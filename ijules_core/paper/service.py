@@ -126,6 +126,7 @@ class Service:
         self._report("session_opened", {"session_id": trader.session_id, "day": str(day),
                                         "resumed_at": trader.resume_ts, "policy": self.policy.name})
         log.info("session %s %s (policy %s)", trader.session_id, "resumed" if resumed else "opened", self.policy.name)
+        self._beat("trading", force=True)
         while not self.stopping.is_set() and not feed.finished:
             self._apply_controls(feed)
             self._beat("trading")
