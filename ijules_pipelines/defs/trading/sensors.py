@@ -12,6 +12,10 @@ from ijules_pipelines.resources import AlertResource, StoreResource
 MAX_SILENCE_S = float(os.environ.get("IJULES_HEARTBEAT_MAX_AGE_S", "180"))
 
 
+def now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC")
+
+
 def silent_services(conn, now: pd.Timestamp, max_age_s: float = MAX_SILENCE_S) -> list[tuple[str, str, str]]:
     """(account, last beat, what is wrong) of each service silent for `max_age_s` without having stopped;
     empty outside market hours (the service idles between sessions, beating less)."""
@@ -30,11 +34,10 @@ def silent_services(conn, now: pd.Timestamp, max_age_s: float = MAX_SILENCE_S) -
            description="During market hours, alerts once per outage when a paper-trading service has not beaten "
                        "for IJULES_HEARTBEAT_MAX_AGE_S (180 s) without having stopped.")
 def paper_heartbeat_sensor(context: dg.SensorEvaluationContext, store: StoreResource, alerts: AlertResource):
-    now = pd.Timestamp.now(tz="UTC")
     with store.connect() as conn:
         if conn.execute("SELECT to_regclass('trading.heartbeats')").fetchone()[0] is None:
             return dg.SkipReason("no trading tables yet: run `ijules db upgrade`")
-        silent = silent_services(conn, now)
+        silent = silent_services(conn, now())
     alerted: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     fresh = [s for s in silent if alerted.get(s[0]) != s[1]]
     for account, last, what in fresh:
