@@ -1,10 +1,11 @@
 """The paper trader's tables (`trading.*`, migration 0004): its memory across crashes.
 
-Write-ahead: an order row exists before the broker hears of the order, a fill row before the
-portfolio books the fill (`exec_id` is unique per account, so a fill is never booked twice),
-and everything a bar changed — order states, the position snapshot with the governor's
-state, risk events, the decision's latency — lands in one transaction when the bar
-completes. A restart rebuilds the book from fills, the governor from the last snapshot and
+Write-ahead: an order row — in the same transaction as the decision that sent it — exists
+before the broker hears of the order, a fill row before the portfolio books the fill
+(`exec_id` is unique per account, so a fill is never booked twice), and everything a bar
+changed — order states, the position snapshot with the governor's state, risk events, the
+decision with its latency — lands in one transaction when the bar completes. (A decision
+that sent nothing is written then: a crash before it only means the bar is decided again.) A restart rebuilds the book from fills, the governor from the last snapshot and
 a recurrent policy's memory from the observations of the day's decisions.
 
 The command line works on the same rows: `ijules halt` / `flatten` / `resume` insert a
@@ -17,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 import psycopg
@@ -51,6 +53,19 @@ class Session:
     status: str
 
 
+class Decision(NamedTuple):
+    """A row of `trading.decisions`."""
+
+    ts: int  # decision time: the bar's close
+    kind: str  # policy | halt | flatten
+    action: int
+    confidence: float | None = None
+    observation: np.ndarray | None = None
+    policy_ms: float | None = None  # bar in -> action chosen
+    latency_ms: float | None = None  # bar in -> last order submitted
+    orders: int = 0
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """The book at a moment, as `trading.positions` keeps it."""
@@ -64,6 +79,21 @@ class Snapshot:
     working: dict[str, int]
     prices: dict[str, float]
     governor: dict
+
+
+_DECISION_UPSERT = (
+    "INSERT INTO trading.decisions (session_id, ts, kind, action, confidence, observation, policy_ms, latency_ms, "
+    "orders) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (session_id, ts) DO UPDATE SET "
+    "kind = EXCLUDED.kind, action = EXCLUDED.action, confidence = EXCLUDED.confidence, "
+    "observation = EXCLUDED.observation, policy_ms = EXCLUDED.policy_ms, latency_ms = EXCLUDED.latency_ms, "
+    "orders = EXCLUDED.orders")
+_ORDER_INSERT = ("INSERT INTO trading.orders (client_order_id, session_id, symbol, qty, created_ts, status) "
+                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (client_order_id) DO NOTHING")
+
+
+def _decision_args(session_id: str, d: Decision) -> tuple:
+    return (session_id, to_dt(d.ts), d.kind, d.action, d.confidence,
+            None if d.observation is None else d.observation.tolist(), d.policy_ms, d.latency_ms, d.orders)
 
 
 def _fill(row) -> Fill:
@@ -134,37 +164,33 @@ class TradingStore:
             {"s": session_id}).fetchone()
         return dict(zip(("orders", "rejected", "fills", "decisions", "refusal_events", "max_drawdown"), row))
 
-    # -- write-ahead -----------------------------------------------------------------------------
-    def record_decision(self, session_id: str, ts: int, kind: str, action: int, confidence: float | None,
-                        observation: np.ndarray | None, policy_ms: float | None) -> None:
-        self.conn.execute(
-            "INSERT INTO trading.decisions (session_id, ts, kind, action, confidence, observation, policy_ms) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (session_id, ts) DO UPDATE SET kind = EXCLUDED.kind, "
-            "action = EXCLUDED.action, confidence = EXCLUDED.confidence, observation = EXCLUDED.observation, "
-            "policy_ms = EXCLUDED.policy_ms",
-            (session_id, to_dt(ts), kind, action, confidence,
-             None if observation is None else observation.tolist(), policy_ms))
+    # -- write-ahead: one statement each (one round trip, one commit) ------------------------------
+    def record_decision(self, session_id: str, d: Decision) -> None:
+        self.conn.execute(_DECISION_UPSERT, _decision_args(session_id, d))
 
-    def record_order(self, session_id: str, order: Order) -> None:
-        self.conn.execute(
-            "INSERT INTO trading.orders (client_order_id, session_id, symbol, qty, created_ts, status) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (client_order_id) DO NOTHING",
-            (order.client_order_id, session_id, order.symbol, order.qty, to_dt(order.created_ts), order.status.value))
+    def record_order(self, session_id: str, order: Order, decision: Decision | None = None) -> None:
+        """The order row — and the decision that sends it, when given — in one statement."""
+        args = (order.client_order_id, session_id, order.symbol, order.qty, to_dt(order.created_ts),
+                order.status.value)
+        if decision is None:
+            self.conn.execute(_ORDER_INSERT, args)
+        else:
+            self.conn.execute(f"WITH d AS ({_DECISION_UPSERT}) {_ORDER_INSERT}", _decision_args(session_id, decision)
+                              + args)
 
-    def record_fills(self, account: str, session_id: str, fills: Iterable[Fill], source: str) -> list[Fill]:
-        """Insert the fills not booked before, in one transaction; returns those (the ones to book)."""
-        new = []
-        with self.conn.transaction():
-            for f in fills:
-                row = self.conn.execute(
-                    "INSERT INTO trading.fills (account, exec_id, session_id, client_order_id, symbol, qty, price, "
-                    "commission, ts, source) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (account, exec_id) DO NOTHING RETURNING exec_id",
-                    (account, f.exec_id, session_id, f.client_order_id or None, f.symbol, f.qty, f.price,
-                     f.commission, to_dt(f.ts), source)).fetchone()
-                if row:
-                    new.append(f)
-        return new
+    def record_fills(self, account: str, session_id: str, fills: Sequence[Fill], source: str) -> list[Fill]:
+        """Insert the fills not booked before, in their order; returns those (the ones to book)."""
+        rows = self.conn.execute(
+            "INSERT INTO trading.fills (account, exec_id, session_id, client_order_id, symbol, qty, price, commission, "
+            "ts, source) SELECT %s, f.exec_id, %s, nullif(f.coid, ''), f.symbol, f.qty, f.price, f.commission, f.ts, %s "
+            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::float8[], %s::float8[], %s::timestamptz[]) "
+            "WITH ORDINALITY AS f(exec_id, coid, symbol, qty, price, commission, ts, n) ORDER BY f.n "
+            "ON CONFLICT (account, exec_id) DO NOTHING RETURNING exec_id",
+            (account, session_id, source, [f.exec_id for f in fills], [f.client_order_id for f in fills],
+             [f.symbol for f in fills], [f.qty for f in fills], [f.price for f in fills],
+             [f.commission for f in fills], [to_dt(f.ts) for f in fills])).fetchall()
+        new = {r[0] for r in rows}
+        return [f for f in fills if f.exec_id in new]
 
     def update_orders(self, orders: Sequence[Order]) -> None:
         if orders:
@@ -186,13 +212,11 @@ class TradingStore:
                 "VALUES (%s, %s, %s, %s, %s, %s)", rows)
 
     def end_bar(self, session_id: str, snap: Snapshot, orders: Sequence[Order], events: Sequence[RiskEvent],
-                latency_ms: float | None = None, n_orders: int = 0) -> None:
-        """Everything one bar changed, in one transaction."""
+                decision: Decision | None = None) -> None:
+        """Everything one bar changed, in one transaction (the decision with its latency, when there was one)."""
         with self.conn.transaction():
-            if latency_ms is not None:
-                self.conn.execute("UPDATE trading.decisions SET latency_ms = %s, orders = %s "
-                                  "WHERE session_id = %s AND ts = %s",
-                                  (latency_ms, n_orders, session_id, to_dt(snap.ts)))
+            if decision is not None:
+                self.record_decision(session_id, decision)
             self.update_orders(orders)
             self.add_events(session_id, events)
             self.conn.execute(

@@ -36,7 +36,7 @@ from ijules_core.orders import OPEN, Fill, Order, OrderStatus
 from ijules_core.paper.governor import ServiceGovernor
 from ijules_core.paper.journal import JournaledBroker
 from ijules_core.paper.metrics import ServiceMetrics
-from ijules_core.paper.store import Snapshot, TradingStore
+from ijules_core.paper.store import Decision, Snapshot, TradingStore
 from ijules_core.paper.stream import MarketStream, Minute, minutes_from_bars
 from ijules_core.policy import HOLD, Policy
 from ijules_core.portfolio import Portfolio
@@ -87,8 +87,9 @@ class PaperTrader:
         last = store.last_snapshot(config.account)
         if last:
             self.governor.restore(last.governor)
-        self.engine = ExecutionEngine(symbols, JournaledBroker(broker, store, config.account, self.session_id),
-                                      self.portfolio, self.governor, config.execution, id_prefix=config.account)
+        self.journal = JournaledBroker(broker, store, config.account, self.session_id)
+        self.engine = ExecutionEngine(symbols, self.journal, self.portfolio, self.governor, config.execution,
+                                      id_prefix=config.account)
         self.policy.reset()
         if resumed:
             for obs in store.observations(self.session_id, resumed.ts):
@@ -126,7 +127,7 @@ class PaperTrader:
         obs = observation(step.features, portfolio, self.symbols, self._pos_scale)
         action, confidence = self.policy.act(obs)
         policy_ms = (time.perf_counter_ns() - t_in) / 1e6
-        self.store.record_decision(self.session_id, decided_at, "policy", action, confidence, obs, policy_ms)
+        decision = self.journal.decision = Decision(decided_at, "policy", action, confidence, obs, policy_ms)
         try:
             orders = engine.decide(decided_at, action, step.closes, step.minutes_to_close, step.bar_age_minutes,
                                    policy_ms, step.correlation)
@@ -137,7 +138,8 @@ class PaperTrader:
         latency_ms = (time.perf_counter_ns() - t_in) / 1e6
         self.decisions.append((decided_at, action, confidence))
         self.last_ts = decided_at
-        self._complete(decided_at, step.closes, fills, orders, latency_ms)
+        self._complete(decided_at, step.closes, fills, orders, decision._replace(latency_ms=latency_ms,
+                                                                                  orders=len(orders)))
         if self.metrics:
             self.metrics.decision_latency.observe(latency_ms / 1e3)
             self.metrics.confidence.set(confidence)
@@ -161,10 +163,10 @@ class PaperTrader:
             self._complete(ts, self.stream.last_closes, [])
             return f"{command}: governor {governor.state}; broker disconnected, orders go out on reconnection"
         engine.cancel_open_orders()
-        self.store.record_decision(self.session_id, ts, command, HOLD, None, None, None)
+        decision = self.journal.decision = Decision(ts, command, HOLD)
         orders = engine.decide(ts, HOLD, self.stream.last_closes, self._minutes_to_close(ts))
         self.last_ts = ts
-        self._complete(ts, self.stream.last_closes, [], orders, 0.0)
+        self._complete(ts, self.stream.last_closes, [], orders, decision._replace(orders=len(orders)))
         return f"{command}: governor {governor.state}, {len(orders)} order(s) to flatten"
 
     def close(self) -> dict:
@@ -233,7 +235,7 @@ class PaperTrader:
         return (calendar.session_close(self.day).value - ts) / MINUTE_NS
 
     def _complete(self, ts: int, prices: dict[str, float], fills: Sequence[Fill], sent: Sequence[Order] = (),
-                  latency_ms: float | None = None) -> None:
+                  decision: Decision | None = None) -> None:
         """Persist what this bar changed (one transaction), then publish it."""
         portfolio, governor, engine = self.portfolio, self.governor, self.engine
         equity = portfolio.equity(prices)
@@ -245,7 +247,8 @@ class PaperTrader:
         touched = {o.client_order_id: o for o in (*sent, *engine.open_orders)}
         touched.update((f.client_order_id, orders[f.client_order_id]) for f in fills if f.client_order_id in orders)
         events = governor.events[self._saved_events:] + self._notes
-        self.store.end_bar(self.session_id, snap, list(touched.values()), events, latency_ms, len(sent))
+        self.store.end_bar(self.session_id, snap, list(touched.values()), events, decision)
+        self.journal.decision = None
         self._saved_events, self._notes = len(governor.events), []
         self._publish(prices, fills)
 
