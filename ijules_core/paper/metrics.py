@@ -32,6 +32,10 @@ class ServiceMetrics:
         self.confidence = Gauge("ijules_model_confidence", "Probability of the chosen action", registry=r)
         self.governor_state = Gauge("ijules_governor_state", "1 for the governor's current state", ["state"], registry=r)
         self.broker_connected = Gauge("ijules_broker_connected", "1 when the broker connection is up", registry=r)
+        self.last_bar = Gauge("ijules_last_bar_timestamp_seconds", "Close of the last bar decided on (unix time)",
+                              registry=r)
+        self.refusals = Gauge("ijules_governor_refusals", "Targets the governor refused or trimmed, so far",
+                              registry=r)
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         start_http_server(port, addr=host, registry=self.registry)
@@ -47,6 +51,7 @@ class ServiceMetrics:
         for symbol, px in prices.items():
             self.price.labels(symbol=symbol).set(px)
 
-    def observe_governor(self, state: str) -> None:
+    def observe_governor(self, state: str, refusals: int) -> None:
         for s in GOVERNOR_STATES:
             self.governor_state.labels(state=s).set(1.0 if s == state else 0.0)
+        self.refusals.set(refusals)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ijules_core import calendar
-from ijules_core.features import CLIP, N_FEATURES
+from ijules_core.features import CLIP
 
 NY = ZoneInfo(calendar.TZ)
 MINUTE_NS = 60_000_000_000

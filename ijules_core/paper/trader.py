@@ -261,9 +261,11 @@ class PaperTrader:
         start = governor.session_start_equity
         m.observe_portfolio(equity, portfolio.cash, equity - start if start == start else 0.0,
                             max(governor.peak_equity - equity, 0.0), portfolio.quantities(), prices)
-        m.observe_governor(governor.state.value)
+        m.observe_governor(governor.state.value, governor.refusals)
         m.broker_connected.set(1 if self.broker.connected else 0)
         m.trades.inc(len(fills))
+        if self.last_ts:
+            m.last_bar.set(self.last_ts / 1e9)
 
     def report(self) -> dict:
         """The session in numbers: the `report` of its `trading.sessions` row."""

@@ -1,18 +1,24 @@
 """The paper trader on replayed sessions: the backtester's path, restarts, reconciliation, monitoring."""
 
+import json
+import re
 import socket
 import urllib.request
+from pathlib import Path
 
 import pandas as pd
 from conftest import DAY, SYMBOLS, WARMUP, session_bars
 
 from ijules_core.backtest import replay
 from ijules_core.features import MarketData
+from ijules_core.paper.metrics import ServiceMetrics
 from ijules_core.paper.service import Service, ServiceOptions
 from ijules_core.paper.simvenue import DurableSimBroker
-from ijules_core.paper.store import TradingStore, last_snapshot
-from ijules_core.paper.trader import PaperConfig, PaperTrader
+from ijules_core.paper.store import last_snapshot
+from ijules_core.paper.trader import PaperConfig
+from ijules_core.orders import Order
 from ijules_core.policy import HOLD, MovingAveragePolicy
+from ijules_core.store.bars import write_bars
 from ijules_core.store.db import connect
 
 
@@ -100,8 +106,6 @@ def test_a_lost_link_reduces_then_reconciles_the_fills_made_meanwhile(market_url
 def test_positions_the_broker_holds_are_carried_in_and_flattened(market_url):
     with connect(market_url, autocommit=True) as conn:  # a position left at the venue from before
         venue = DurableSimBroker(conn, "carry", SYMBOLS)
-        from ijules_core.orders import Order
-
         venue.submit(Order("manual-1", "NVDA", 2, pd.Timestamp(WARMUP[1]).value))
         venue.on_bar(pd.Timestamp(WARMUP[1], tz="UTC").value + 10**9, {"NVDA": 500.0, "MSFT": 400.0})
         cash = venue.cash
@@ -117,8 +121,6 @@ def test_positions_the_broker_holds_are_carried_in_and_flattened(market_url):
 
 def test_the_kill_switch_survives_a_restart_and_the_next_session(market_url):
     with connect(market_url) as conn:
-        from ijules_core.store.bars import write_bars
-
         write_bars(conn, session_bars([pd.Timestamp("2025-11-25").date()]), "synthetic")
         conn.execute("INSERT INTO trading.controls (account, command) VALUES ('paper', 'halt')")
         conn.commit()
@@ -130,5 +132,17 @@ def test_the_kill_switch_survives_a_restart_and_the_next_session(market_url):
         result = conn.execute("SELECT result FROM trading.controls").fetchone()[0]
     assert "halt" in result and fills == 0  # halted before the first bar: never traded
     assert service.trader.governor.state == "HALTED" and service.trader.governor.kill_switch
-    store = TradingStore(connect(market_url, autocommit=True))
-    assert last_snapshot(store.conn, "paper").governor["kill_switch"]
+    with connect(market_url) as conn:
+        assert last_snapshot(conn, "paper").governor["kill_switch"]
+
+
+def test_the_dashboard_charts_every_metric_the_service_exports_and_nothing_else():
+    metrics = ServiceMetrics()
+    metrics.observe_portfolio(1.0, 1.0, 0.0, 0.0, {"NVDA": 0}, {"NVDA": 1.0})
+    metrics.observe_governor("ACTIVE", 0)
+    samples = {s.name for family in metrics.registry.collect() for s in family.samples}
+    families = {family.name for family in metrics.registry.collect()}
+    dashboard = json.loads((Path(__file__).parents[2] / "grafana" / "ijules_paper.json").read_text())
+    used = {m for p in dashboard["panels"] for t in p["targets"] for m in re.findall(r"ijules_[a-z_]+", t["expr"])}
+    assert used <= samples, used - samples
+    assert {f for f in families if not any(u.startswith(f) for u in used)} == set()
