@@ -56,7 +56,7 @@ class IBBroker:
         self.data_farms: dict[str, bool] = {}
         self._trades: dict[str, object] = {}  # client order id → ib Trade
         self._fills: dict[str, Fill] = {}  # exec id → booked fill
-        self._pending: dict[str, tuple[object, float]] = {}  # exec id → (ib Fill, first seen), awaiting its commission
+        self._pending: dict[str, tuple[object, float]] = {}  # exec id → (ib Fill, first seen), awaiting commission
         self._new: list[Fill] = []
         self._link_up = False  # the gateway's own link to IB (1100 / 1101 / 1102)
         self._resync = False  # the link came back: learn what happened before trading again

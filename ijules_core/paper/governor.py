@@ -26,7 +26,8 @@ class ServiceGovernor(RiskGovernor):
 
     def broker_reconnected(self, ts: int) -> None:
         """Back to the state the link took it from; the loss layer judges again at the next review."""
-        if self.link_down and self.state is GovernorState.REDUCING and self._state_before_link_down is GovernorState.ACTIVE:
+        was_active = self._state_before_link_down is GovernorState.ACTIVE
+        if self.link_down and self.state is GovernorState.REDUCING and was_active:
             self._set(GovernorState.ACTIVE, ts, "broker reconnected and reconciled")
         self.link_down = False
 

@@ -30,7 +30,8 @@ class ServiceMetrics:
         self.decision_latency = Histogram("ijules_decision_latency_seconds", "Bar in to order submitted",
                                           buckets=LATENCY_BUCKETS, registry=r)
         self.confidence = Gauge("ijules_model_confidence", "Probability of the chosen action", registry=r)
-        self.governor_state = Gauge("ijules_governor_state", "1 for the governor's current state", ["state"], registry=r)
+        self.governor_state = Gauge("ijules_governor_state", "1 for the governor's current state", ["state"],
+                                    registry=r)
         self.broker_connected = Gauge("ijules_broker_connected", "1 when the broker connection is up", registry=r)
         self.last_bar = Gauge("ijules_last_bar_timestamp_seconds", "Close of the last bar decided on (unix time)",
                               registry=r)

@@ -111,7 +111,8 @@ class DurableSimBroker(SimBroker):
             "avg_fill_price = x.avg, reason = x.reason, wait_bars = x.wait FROM unnest(%s::text[], %s::text[], "
             "%s::int[], %s::float8[], %s::text[], %s::int[]) AS x(coid, status, filled, avg, reason, wait) "
             "WHERE o.account = %s AND o.client_order_id = x.coid) "
-            "INSERT INTO trading.sim_fills (account, exec_id, seq, client_order_id, symbol, qty, price, commission, ts) "
+            "INSERT INTO trading.sim_fills (account, exec_id, seq, client_order_id, symbol, qty, price, commission, "
+            "ts) "
             "SELECT %s, f.* FROM unnest(%s::text[], %s::int[], %s::text[], %s::text[], %s::int[], %s::float8[], "
             "%s::float8[], %s::timestamptz[]) AS f",
             ([o.client_order_id for o in orders], [o.status.value for o in orders], [o.filled_qty for o in orders],

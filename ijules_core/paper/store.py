@@ -4,9 +4,10 @@ Write-ahead: an order row — in the same transaction as the decision that sent 
 before the broker hears of the order, a fill row before the portfolio books the fill
 (`exec_id` is unique per account, so a fill is never booked twice), and everything a bar
 changed — order states, the position snapshot with the governor's state, risk events, the
-decision with its latency — lands in one transaction when the bar completes. (A decision
-that sent nothing is written then: a crash before it only means the bar is decided again.) A restart rebuilds the book from fills, the governor from the last snapshot and
-a recurrent policy's memory from the observations of the day's decisions.
+decision with its latency — lands in one transaction when the bar completes (a decision
+that sent nothing is written then: a crash before it only means the bar is decided again).
+A restart rebuilds the book from fills, the governor from the last snapshot and a
+recurrent policy's memory from the observations of the day's decisions.
 
 The command line works on the same rows: `ijules halt` / `flatten` / `resume` insert a
 `controls` row the running service applies, `ijules status` reads the heartbeat and the
@@ -182,7 +183,8 @@ class TradingStore:
         """Insert the fills not booked before, in their order; returns those (the ones to book)."""
         rows = self.conn.execute(
             "INSERT INTO trading.fills (account, exec_id, session_id, client_order_id, symbol, qty, price, commission, "
-            "ts, source) SELECT %s, f.exec_id, %s, nullif(f.coid, ''), f.symbol, f.qty, f.price, f.commission, f.ts, %s "
+            "ts, source) SELECT %s, f.exec_id, %s, nullif(f.coid, ''), f.symbol, f.qty, f.price, f.commission, "
+            "f.ts, %s "
             "FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::float8[], %s::float8[], %s::timestamptz[]) "
             "WITH ORDINALITY AS f(exec_id, coid, symbol, qty, price, commission, ts, n) ORDER BY f.n "
             "ON CONFLICT (account, exec_id) DO NOTHING RETURNING exec_id",

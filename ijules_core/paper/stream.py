@@ -140,12 +140,17 @@ class MarketStream:
     def __init__(self, symbols: Sequence[str]) -> None:
         self.symbols = list(symbols)
         self.streams = {s: SymbolStream() for s in self.symbols}
+        self.last_seen = -1  # last minute updated with
         self.last_ts: int | None = None  # last aligned minute
         self.last_day: dt.date | None = None
         self.last_closes: dict[str, float] | None = None
         self._pairs: deque[tuple[float, float]] = deque(maxlen=_CORR_WINDOW)
 
     def update(self, minute: Minute) -> Step | None:
+        """The step for `minute`, or None: some symbol has no bar in it, or it is not newer than the last."""
+        if minute.ts <= self.last_seen:
+            return None
+        self.last_seen = minute.ts
         feats = {s: self.streams[s].update(minute.ts, bar) for s, bar in minute.bars.items() if s in self.streams}
         if len(feats) < len(self.symbols):
             return None
@@ -155,7 +160,8 @@ class MarketStream:
         gap = 1.0 if day != self.last_day else (ts - self.last_ts) / MINUTE_NS
         if self.last_closes is not None:
             s0, s1 = self.symbols[:2]
-            self._pairs.append((math.log(closes[s0] / self.last_closes[s0]), math.log(closes[s1] / self.last_closes[s1])))
+            prev = self.last_closes
+            self._pairs.append((math.log(closes[s0] / prev[s0]), math.log(closes[s1] / prev[s1])))
         self.last_ts, self.last_day, self.last_closes = ts, day, closes
         features = np.array([x for s in self.symbols for x in feats[s]], dtype=np.float32)
         return Step(ts, {s: bars[s].open for s in self.symbols}, closes, features,

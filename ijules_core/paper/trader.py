@@ -76,9 +76,10 @@ class PaperTrader:
         self.session_id = f"{config.account}:{day}"
         resumed = store.last_snapshot(config.account, self.session_id)
         self.resume_ts = resumed.ts if resumed else None  # the last bar completed before a restart
-        positions = broker.positions()
-        start_cash = broker.account().cash + sum(q * self.stream.last_closes[s] for s, q in positions.items() if s in symbols)
-        self.session = store.open_session(config.account, day, broker.name, policy.name, symbols, start_cash, config.risk)
+        held = broker.positions()  # a new session starts with the broker's cash and positions at the last close
+        start_cash = broker.account().cash + sum(held.get(s, 0) * self.stream.last_closes[s] for s in symbols)
+        self.session = store.open_session(config.account, day, broker.name, policy.name, symbols, start_cash,
+                                          config.risk)
         self.broker = broker
         self.portfolio = Portfolio(symbols, self.session.start_cash)
         for fill in store.fills(self.session_id):
@@ -110,8 +111,6 @@ class PaperTrader:
         """A closed minute: book fills at its open, decide at its close. None when there is nothing to
         decide (a minute seen already, or one some symbol has no bar in)."""
         t_in = received_ns or time.perf_counter_ns()  # "bar in" for the decision latency
-        if self.stream.last_ts is not None and minute.ts <= self.stream.last_ts:
-            return None
         step = self.stream.update(minute)
         if step is None:
             return None

@@ -111,7 +111,7 @@ def test_killed_sessions_lose_nothing_and_duplicate_nothing(market_url):
             assert got["held"] == {s: int(got["positions"].get(s, 0)) for s in got["held"]}, \
                 f"{account}: positions differ from the broker's"
             assert abs(got["report"]["equity"] - ref["report"]["equity"]) < 1e-6
-            assert got["report"]["fills"] == ref["report"]["fills"] and got["report"]["orders"] == ref["report"]["orders"]
+            assert (got["report"]["fills"], got["report"]["orders"]) == (ref["report"]["fills"], ref["report"]["orders"])
     print(f"\ncrash test: {SESSIONS} sessions, {sum(kills)} SIGKILLs, {elapsed:.1f} s; "
           f"{sum(len(references[s]['fills']) for _, s, _, _ in plans)} fills and "
           f"{sum(len(references[s]['orders']) for _, s, _, _ in plans)} orders checked: 0 duplicates, 0 lost")

@@ -183,7 +183,8 @@ def test_real_time_bars_become_one_minute_bars():
         gateway.realtime_bar("MSFT", when, 400, 400.5, 399.5, 400.25, 50)
     minute = feed.next_minute(0)
     assert minute.ts == pd.Timestamp(T0).value
-    assert minute.bars["NVDA"] == (480, 492, 479, 491.5, 1200) and minute.bars["MSFT"] == (400, 400.5, 399.5, 400.25, 600)
+    assert minute.bars["NVDA"] == (480, 492, 479, 491.5, 1200)
+    assert minute.bars["MSFT"] == (400, 400.5, 399.5, 400.25, 600)
     gateway.realtime_bar("NVDA", T0 + dt.timedelta(minutes=1), 490, 491, 489, 490.5, 10)  # MSFT silent
     gateway.realtime_bar("NVDA", T0 + dt.timedelta(minutes=2), 490, 491, 489, 490.5, 10)
     assert feed.next_minute(0) is None  # 15:01 waits for MSFT…

@@ -48,7 +48,7 @@ def upgrade(timescale: bool, timescale_options) -> None:
             confidence  real,                                 -- probability of the chosen action
             observation real[],                               -- what the policy saw (replayed after a restart)
             policy_ms   real,                                 -- bar in -> action chosen
-            latency_ms  real,                                 -- bar in -> last order submitted; set when the bar completes
+            latency_ms  real,                                 -- bar in -> last order submitted
             orders      int,
             PRIMARY KEY (session_id, ts)
         )
@@ -101,7 +101,7 @@ def upgrade(timescale: bool, timescale_options) -> None:
             daily_pnl  double precision NOT NULL,
             drawdown   double precision NOT NULL,
             held       jsonb       NOT NULL,                  -- {symbol: shares held}
-            working    jsonb       NOT NULL,                  -- {symbol: shares held + open orders}: what the governor approved
+            working    jsonb       NOT NULL,                  -- {symbol: held + open orders}: what the governor approved
             prices     jsonb       NOT NULL,                  -- {symbol: last close}
             governor   jsonb       NOT NULL,                  -- the governor's state and counters
             PRIMARY KEY (session_id, ts)
