@@ -29,18 +29,16 @@ import pandas as pd
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, stop_any, stop_never, wait_exponential
 
 from ijules_core import calendar
-from ijules_core.brokers.base import BrokerError
 from ijules_core.costs import CostModel
 from ijules_core.paper.metrics import ServiceMetrics
 from ijules_core.paper.simvenue import DurableSimBroker
 from ijules_core.paper.sources import IBRealTimeFeed, MinuteFeed, PollingFeed, ReplayFeed
 from ijules_core.paper.store import TradingStore
-from ijules_core.paper.trader import PaperConfig, PaperTrader
+from ijules_core.paper.trader import RECONNECTABLE, PaperConfig, PaperTrader
 from ijules_core.store.bars import read_bars
 from ijules_core.store.db import connect
 
 log = logging.getLogger("ijules.paper")
-RECONNECTABLE = (BrokerError, ConnectionError, OSError, TimeoutError)
 Reporter = Callable[[str, dict], None]
 
 
@@ -209,14 +207,19 @@ class Service:
 
     # -- construction ---------------------------------------------------------------------------------
     def connect_broker(self, give_up_s: float | None) -> None:
-        """Connect with exponential backoff (0.5 s … 30 s), beating 'reconnecting' between attempts."""
+        """Connect with exponential backoff (0.5 s … 30 s), beating 'reconnecting' between attempts; raises the
+        last failure after `give_up_s` (None: never gives up, unless the service is stopping)."""
         stop = stop_after_delay(give_up_s) if give_up_s else stop_never
         retrying = Retrying(
             wait=wait_exponential(multiplier=0.5, min=0.5, max=30), sleep=self.sleep, reraise=True,
             stop=stop_any(stop, lambda state: self.stopping.is_set()), retry=retry_if_exception_type(RECONNECTABLE),
             before_sleep=lambda state: (log.warning("broker: %s; retrying", state.outcome.exception()),
                                         self._beat("reconnecting", force=True)))
-        retrying(self.broker.connect)
+        try:
+            retrying(self.broker.connect)
+        except RECONNECTABLE:
+            if not self.stopping.is_set():
+                raise
 
     def _broker(self):
         o = self.options

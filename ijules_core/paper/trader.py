@@ -43,6 +43,9 @@ from ijules_core.portfolio import Portfolio
 from ijules_core.risk import RiskConfig, RiskEvent
 
 
+RECONNECTABLE = (BrokerError, ConnectionError, OSError, TimeoutError)  # what a broker link failure raises
+
+
 @dataclass(frozen=True)
 class PaperConfig:
     account: str = "paper"
@@ -189,7 +192,7 @@ class PaperTrader:
             self.metrics.broker_connected.set(0)
         try:
             self.reconnect()
-        except (BrokerError, ConnectionError, OSError, TimeoutError) as exc:
+        except RECONNECTABLE as exc:
             self._note(ts, "reconcile", f"broker still disconnected: {type(exc).__name__}: {exc}")
             return False
         self.reconcile(ts)
