@@ -115,8 +115,7 @@ class IBBroker:
         self._trades[coid] = trade
         if coid not in self.orders:
             qty = int(trade.order.totalQuantity) * (1 if trade.order.action == "BUY" else -1)
-            created = pd.Timestamp(trade.log[0].time).value if trade.log else time.time_ns()
-            self.orders[coid] = Order(coid, symbol, qty, created, OrderStatus.SUBMITTED)
+            self.orders[coid] = Order(coid, symbol, qty, _decided_at(coid), OrderStatus.SUBMITTED)
         self._on_status(trade)
 
     # -- events -----------------------------------------------------------------------------------
@@ -233,3 +232,9 @@ class IBBroker:
         """A real venue fills on its own; the bar is a moment to let IB's messages in."""
         if self.ib.isConnected():
             self.ib.sleep(0)
+
+
+def _decided_at(client_order_id: str) -> int:
+    """The decision time an engine's client order id carries (`<prefix>-<ns>-<symbol>`); now for others."""
+    parts = client_order_id.rsplit("-", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else time.time_ns()

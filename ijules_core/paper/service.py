@@ -79,6 +79,7 @@ class Service:
         self.stopping = threading.Event()
         self.trader: PaperTrader | None = None
         self.metrics = ServiceMetrics()
+        self._ib_feed: IBRealTimeFeed | None = None  # subscribed once, serves every session
         self._beat_at = self._controls_at = 0.0
 
     def stop(self, *_) -> None:
@@ -151,7 +152,9 @@ class Service:
             feed = ReplayFeed(bars, o.speed, start_after_ns=resume_ts)
             return feed, feed.history(resume_ts or 0)
         if o.source == "ib":
-            feed = IBRealTimeFeed(self.broker.ib, self.broker.contracts, day)
+            if self._ib_feed is None:
+                self._ib_feed = IBRealTimeFeed(self.broker.ib, self.broker.contracts, day)
+            feed = self._ib_feed.for_day(day)
         else:
             from ijules_core.bars.polygon import PolygonSource
 

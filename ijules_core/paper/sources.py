@@ -133,27 +133,29 @@ class IBRealTimeFeed:
     A symbol's minute is complete when its :55 bar (the minute's last) or any later bar
     arrives; the minute goes out once every symbol completed it, or `grace_s` after it
     ended with the symbols that did (the others show up as a gap). Subscriptions are
-    renewed on every (re)connection — IB drops them with the socket.
+    renewed on every (re)connection — IB drops them with the socket — and live as long as
+    the feed: one feed serves a service's sessions, `for_day` turns it to the next one.
     """
 
     def __init__(self, ib, contracts: dict, day: dt.date, grace_s: float = 10.0,
                  clock: Callable[[], float] = time.time) -> None:
-        self.ib, self.contracts, self.day, self.grace_s, self.clock = ib, contracts, day, grace_s, clock
-        self.close_ns = calendar.session_close(day).value
-        self._open: dict[int, dict[str, list]] = {}  # minute → symbol → [o, h, l, c, v, complete]
-        self._queue: list[Minute] = []
-        self._last_ts = -1
-        self._subscriptions: list = []
+        self.ib, self.contracts, self.grace_s, self.clock = ib, contracts, grace_s, clock
+        self.for_day(day)
         ib.connectedEvent += self.subscribe
         if ib.isConnected():
             self.subscribe()
 
+    def for_day(self, day: dt.date) -> IBRealTimeFeed:
+        self.day, self.close_ns = day, calendar.session_close(day).value
+        self._open: dict[int, dict[str, list]] = {}  # minute → symbol → [o, h, l, c, v, complete]
+        self._queue: list[Minute] = []
+        self._last_ts = -1
+        return self
+
     def subscribe(self) -> None:
-        self._subscriptions = []
         for symbol, contract in self.contracts.items():
             bars = self.ib.reqRealTimeBars(contract, 5, "TRADES", True)
             bars.updateEvent += lambda bars, has_new, symbol=symbol: self._on_bar(symbol, bars[-1])
-            self._subscriptions.append(bars)
 
     def _on_bar(self, symbol: str, bar) -> None:
         ts = pd.Timestamp(bar.time).value

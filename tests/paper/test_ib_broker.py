@@ -136,7 +136,7 @@ def test_a_restarted_process_adopts_its_orders_by_order_ref():
     gateway.drop()  # the process dies; the order lives on at IB
     restarted = connected(gateway)
     known = restarted.orders["acct-1-NVDA"]
-    assert known.status is OrderStatus.SUBMITTED and known.qty == 1
+    assert known.status is OrderStatus.SUBMITTED and known.qty == 1 and known.created_ts == 1  # from the id
     assert restarted.submit(Order("acct-1-NVDA", "NVDA", 1, 1)) is known and len(gateway.placed) == 1
 
 
@@ -158,11 +158,14 @@ def test_the_paper_trader_on_ib_survives_a_dropped_socket_and_a_restart(market_u
 
     broker = connected(gateway)
     trader = trader_for(broker)
-    dropped = False
+    dropped = restarted = False
     for i, minute in enumerate(minutes):
-        if i == 60:  # a fresh process: same gateway, same database
+        working = {o.orderRef for oid, (_, o) in gateway.placed.items() if gateway.status[oid] == "Submitted"}
+        if i >= 60 and working and not restarted:  # a fresh process while an order is working at IB
             broker = connected(gateway)
             trader = trader_for(broker)
+            assert {o.client_order_id for o in trader.engine.open_orders} == working  # adopted by orderRef
+            restarted = True
         fill_open_orders_at(minute)
         trader.on_minute(minute)
         for order_id in gateway.placed:
@@ -171,7 +174,7 @@ def test_the_paper_trader_on_ib_survives_a_dropped_socket_and_a_restart(market_u
         if not dropped and i > 5 and any(s == "Submitted" for s in gateway.status.values()):
             gateway.drop()  # the next fill happens while the socket is down
             dropped = True
-    assert dropped
+    assert dropped and restarted
     with connect(market_url) as conn:
         booked = dict(conn.execute("SELECT source, count(*) FROM trading.fills GROUP BY 1").fetchall())
         events = [r[0] for r in conn.execute("SELECT reason FROM trading.risk_events")]
