@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from conftest import DAY
 
+from ijules_core.eod import EODContext, Status, flat_at_close, no_limit_breach
 from ijules_core.paper.service import Service, ServiceOptions
 from ijules_core.paper.trader import PaperConfig
 from ijules_core.store.db import connect
@@ -29,6 +30,7 @@ SEEDS = 4  # chaos seeds; the sessions of a seed share one uninterrupted referen
 CHAOS = dict(reject_rate=0.1, disconnect_rate=0.2)
 RUNNER = """
 import datetime, sys
+from ijules_core.eod import EODContext, Status, flat_at_close, no_limit_breach
 from ijules_core.paper.service import Service, ServiceOptions
 from ijules_core.paper.trader import PaperConfig
 url, account, seed, day = sys.argv[1], sys.argv[2], int(sys.argv[3]), datetime.date.fromisoformat(sys.argv[4])
@@ -112,6 +114,11 @@ def test_killed_sessions_lose_nothing_and_duplicate_nothing(market_url):
                 f"{account}: positions differ from the broker's"
             assert abs(got["report"]["equity"] - ref["report"]["equity"]) < 1e-6
             assert (got["report"]["fills"], got["report"]["orders"]) == (ref["report"]["fills"], ref["report"]["orders"])
+    with connect(market_url) as conn:  # every session of the day, references included: flat, within limits
+        ctx = EODContext(DAY, ["NVDA", "MSFT"])
+        assert flat_at_close(conn, ctx).status is Status.PASS
+        breach = no_limit_breach(conn, ctx)
+        assert breach.status is Status.PASS, breach.detail
     print(f"\ncrash test: {SESSIONS} sessions, {sum(kills)} SIGKILLs, {elapsed:.1f} s; "
           f"{sum(len(references[s]['fills']) for _, s, _, _ in plans)} fills and "
           f"{sum(len(references[s]['orders']) for _, s, _, _ in plans)} orders checked: 0 duplicates, 0 lost")
