@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.request
 
-from conftest import DAY
+from paper_data import DAY
 
 from ijules_core.store.db import connect
 from ijules_pipelines.cli import main

@@ -18,7 +18,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import DAY
+from paper_data import DAY
 
 from ijules_core.eod import EODContext, Status, flat_at_close, no_limit_breach
 from ijules_core.paper.service import Service, ServiceOptions

@@ -5,7 +5,7 @@ import json
 
 import dagster as dg
 import pandas as pd
-from conftest import DAY
+from paper_data import DAY
 
 from ijules_core.eod import CHECKS, EODContext, Status, flat_at_close, no_limit_breach
 from ijules_core.paper.service import Service, ServiceOptions

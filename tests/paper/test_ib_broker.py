@@ -5,7 +5,7 @@ import gc
 
 import pandas as pd
 import pytest
-from conftest import DAY, SYMBOLS, WARMUP
+from paper_data import DAY, SYMBOLS, WARMUP
 from fake_ib import FakeGateway
 from ib_insync import BarData
 

@@ -1,7 +1,7 @@
 """Bar feeds: the accelerated replay clock and REST polling, on fake clocks."""
 
 import pandas as pd
-from conftest import DAY, SYMBOLS, session_bars
+from paper_data import DAY, SYMBOLS, session_bars
 
 from ijules_core import calendar
 from ijules_core.bars.synthetic import SyntheticSource

@@ -1,7 +1,7 @@
 """The live feature stream gives the numbers `MarketData` gives, minute by minute."""
 
 import numpy as np
-from conftest import DAY, SYMBOLS, WARMUP
+from paper_data import DAY, SYMBOLS, WARMUP
 
 from ijules_core.bars.synthetic import SyntheticSource
 from ijules_core.features import MarketData

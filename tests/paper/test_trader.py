@@ -7,7 +7,7 @@ import urllib.request
 from pathlib import Path
 
 import pandas as pd
-from conftest import DAY, SYMBOLS, WARMUP, session_bars
+from paper_data import DAY, SYMBOLS, WARMUP, session_bars
 
 from ijules_core.backtest import replay
 from ijules_core.features import MarketData
