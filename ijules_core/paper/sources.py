@@ -97,8 +97,8 @@ class PollingFeed:
 
     @property
     def finished(self) -> bool:
-        return not self._queue and self.now_ns() >= self.close_ns + int(self.delay_s * 1e9) \
-            and self._last_ts + MINUTE_NS >= self.close_ns
+        """Everything handed out, and a poll made once the last minute had settled."""
+        return not self._queue and self._last_poll * 1e9 >= self.close_ns + self.delay_s * 1e9
 
     def now_ns(self) -> int:
         return int(self.clock() * 1e9)
