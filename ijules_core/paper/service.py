@@ -131,7 +131,7 @@ class Service:
             self._beat("trading")
             minute = feed.next_minute(timeout_s=0.5)
             if minute is not None:
-                trader.on_minute(minute, time.perf_counter_ns())
+                trader.on_minute(minute, time.perf_counter_ns(), feed.now_ns())
         if not feed.finished:
             return None
         self._apply_controls(feed, force=True)

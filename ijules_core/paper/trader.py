@@ -110,9 +110,12 @@ class PaperTrader:
         self._publish(self.stream.last_closes, [])
 
     # -- the bar loop ---------------------------------------------------------------------------
-    def on_minute(self, minute: Minute, received_ns: int | None = None) -> tuple[Order, ...] | None:
+    def on_minute(self, minute: Minute, received_ns: int | None = None,
+                  now_ns: int | None = None) -> tuple[Order, ...] | None:
         """A closed minute: book fills at its open, decide at its close. None when there is nothing to
-        decide (a minute seen already, or one some symbol has no bar in)."""
+        decide (a minute seen already, or one some symbol has no bar in). `received_ns`: when it came in
+        (perf_counter, for the latency); `now_ns`: the market clock then — a bar that arrives late is as
+        stale, for the governor, as one that follows a gap."""
         t_in = received_ns or time.perf_counter_ns()  # "bar in" for the decision latency
         step = self.stream.update(minute)
         if step is None:
@@ -131,8 +134,9 @@ class PaperTrader:
         policy_ms = (time.perf_counter_ns() - t_in) / 1e6
         decision = self.journal.decision = Decision(decided_at, "policy", action, confidence, obs, policy_ms)
         try:
-            orders = engine.decide(decided_at, action, step.closes, step.minutes_to_close, step.bar_age_minutes,
-                                   policy_ms, step.correlation)
+            age = max(step.bar_age_minutes, (now_ns - decided_at) / MINUTE_NS) if now_ns else step.bar_age_minutes
+            orders = engine.decide(decided_at, action, step.closes, step.minutes_to_close, age, policy_ms,
+                                   step.correlation)
         except BrokerError as exc:  # the link dropped while sending: reconciliation finds out what was sent
             self._note(decided_at, "reconcile", f"broker error while sending: {exc}")
             self.recover(decided_at)

@@ -14,11 +14,12 @@ from ijules_core.features import MarketData
 from ijules_core.paper.metrics import ServiceMetrics
 from ijules_core.paper.service import Service, ServiceOptions
 from ijules_core.paper.simvenue import DurableSimBroker
-from ijules_core.paper.store import last_snapshot
-from ijules_core.paper.trader import PaperConfig
+from ijules_core.paper.store import TradingStore, last_snapshot
+from ijules_core.paper.stream import MINUTE_NS, minutes_from_bars
+from ijules_core.paper.trader import PaperConfig, PaperTrader
 from ijules_core.orders import Order
-from ijules_core.policy import HOLD, MovingAveragePolicy
-from ijules_core.store.bars import write_bars
+from ijules_core.policy import HOLD, BuyAndHoldPolicy, MovingAveragePolicy
+from ijules_core.store.bars import read_bars, write_bars
 from ijules_core.store.db import connect
 
 
@@ -146,3 +147,15 @@ def test_the_dashboard_charts_every_metric_the_service_exports_and_nothing_else(
     used = {m for p in dashboard["panels"] for t in p["targets"] for m in re.findall(r"ijules_[a-z_]+", t["expr"])}
     assert used <= samples, used - samples
     assert {f for f in families if not any(u.startswith(f) for u in used)} == set()
+
+
+def test_a_bar_that_arrives_late_only_lets_positions_shrink(market_url):
+    with connect(market_url, autocommit=True) as conn, connect(market_url, autocommit=True) as venue:
+        history = read_bars(conn, SYMBOLS, WARMUP[0], WARMUP[-1])
+        trader = PaperTrader(TradingStore(conn), DurableSimBroker(venue, "late", SYMBOLS), BuyAndHoldPolicy(), DAY,
+                             PaperConfig(account="late"), history)
+        first, second = minutes_from_bars(read_bars(conn, SYMBOLS, DAY, DAY))[:2]
+        assert trader.on_minute(first, now_ns=first.ts + 6 * MINUTE_NS) == ()  # five minutes late: no buying
+        assert len(trader.on_minute(second, now_ns=second.ts + MINUTE_NS)) == 2  # on time: it buys both
+        refusals = [e for e in trader.governor.events if e.kind == "refusal"]
+        assert refusals[0].reason == "stale data: no bar for 5 min" and refusals[0].ts == first.ts + MINUTE_NS
