@@ -169,7 +169,7 @@ def evaluate_training_run(tracker, run_id: str, data: MarketData, dst: Path, ran
         return SB3Policy(load_model(next(local.rglob("*.zip"))), name=name)
 
     model = load(MODEL_ARTIFACT, "model")
-    seeds = sorted(a.path.rsplit("_", 1)[1] for a in tracker.client.list_artifacts(run_id, SEEDS_ARTIFACT))
+    seeds = sorted((a.path.rsplit("_", 1)[1] for a in tracker.client.list_artifacts(run_id, SEEDS_ARTIFACT)), key=int)
     seed_policies = {s: load(f"{SEEDS_ARTIFACT}/seed_{s}", f"seed {s}") for s in seeds} if len(seeds) > 1 else {}
     return evaluate_candidate(data, model, load_champion(tracker, dst / CHAMPION), seed_policies,
                               random_seed=random_seed)

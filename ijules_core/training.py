@@ -24,7 +24,7 @@ import os
 import platform
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -362,7 +362,6 @@ class TrainingResult:
     seed: int  # the seed kept
     validation: dict[int, dict]  # seed → metrics on the validation sessions
     warm_start: str  # "no", "champion v<N>" or why it was not used
-    artifacts: dict[int, str] = field(default_factory=dict)  # seed → MLflow artifact path of its model
 
 
 MODEL_ARTIFACT = "model"  # the kept model, `model/policy.zip`: what the registry points at
@@ -401,8 +400,7 @@ def train_and_log(dataset: Dataset, config: TrainConfig, report: Callable[[str],
             path = Path(tmp) / f"seed_{seed}" / "policy.zip"
             path.parent.mkdir()
             model.save(path)
-            result.artifacts[seed] = f"{SEEDS_ARTIFACT}/seed_{seed}"
-            mlflow.log_artifact(str(path), result.artifacts[seed])
+            mlflow.log_artifact(str(path), f"{SEEDS_ARTIFACT}/seed_{seed}")
             metrics = evaluate(validation, SB3Policy(model, name=f"seed {seed}"), config.env_config())[0]
             result.validation[seed] = metrics
             mlflow.log_metrics({f"{prefix}val_{k}": float(v) for k, v in metrics.items() if _is_number(v)})

@@ -5,6 +5,10 @@ own MLflow run, tagged with the Dagster run, asset key and partition. Big arrays
 through the IO manager: the data set is an `.npz` named by its hash, the models are MLflow
 artifacts, and each asset finds its upstream through the upstream's latest materialization
 metadata (path, MLflow run id).
+
+Only a model that passes the blocking `champion_gates` check is registered: a failing model gets
+no model version and moves no alias; its evaluation run in MLflow carries the verdict (tag
+`ijules.gates` = failed, one `ijules.gates.<gate>` tag per gate).
 """
 
 import tempfile
@@ -17,7 +21,7 @@ from pydantic import Field
 from ijules_core import calendar
 from ijules_core.charts import markdown_image
 from ijules_core.config import Settings
-from ijules_core.evaluation import evaluate_training_run, log_evaluation, promote, load_champion
+from ijules_core.evaluation import evaluate_training_run, load_champion, log_evaluation, promote
 from ijules_core.store.db import redact_url
 from ijules_core.tracking import MODEL_NAME, Tracker, TrackingError
 from ijules_core.training import (Dataset, TrainConfig, Window, build_dataset, latest_session_with_bars, log_dataset,
@@ -51,8 +55,14 @@ def mlflow_metadata(tracker, run_id: str) -> dict:
 
 
 def upstream(context, asset: dg.AssetsDefinition) -> dict:
-    """The metadata of `asset`'s latest materialization, as plain values."""
-    event = context.instance.get_latest_materialization_event(asset.key)
+    """The metadata of `asset`'s materialization in this run, else its latest one, as plain values.
+
+    This run's own comes first, so two training runs side by side never read each other's.
+    """
+    records = context.instance.get_records_for_run(context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION,
+                                                   ascending=False).records
+    event = next((r.event_log_entry for r in records if r.event_log_entry.dagster_event.asset_key == asset.key),
+                 None) or context.instance.get_latest_materialization_event(asset.key)
     if event is None:
         raise dg.Failure(f"{asset.key.to_user_string()} has never been materialized: materialize it first")
     return {k: v.value for k, v in event.asset_materialization.metadata.items()}
