@@ -37,8 +37,8 @@ class Tracker:
     ui_url: str = "http://127.0.0.1:5000"
 
     def __post_init__(self) -> None:
-        self.client = MlflowClient(self.tracking_uri)
         try:
+            self.client = MlflowClient(self.tracking_uri)  # connects to a database store right here
             exp = self.client.get_experiment_by_name(self.experiment)
             self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(
                 self.experiment, artifact_location=_as_uri(self.artifact_root)

@@ -37,10 +37,18 @@ DEMO_TRAINING = {"algorithm": "RecurrentPPO", "timesteps": 8_192, "n_envs": 4, "
                  "episode_length": 390, "device": "cpu"}  # a short run: under a minute on 2 cores
 
 
+VALIDATION_SESSIONS, OOS_SESSIONS = 3, 4
+
+
 def train(definitions: dg.Definitions, end: str, sessions: int) -> None:
     """Data set → short RecurrentPPO run → out-of-sample evaluation → champion only if the gates pass."""
-    config = {"ops": {"training_dataset": {"config": {"end": end, "sessions": sessions, "validation_sessions": 3,
-                                                       "oos_sessions": 4}},
+    if sessions < VALIDATION_SESSIONS + OOS_SESSIONS + 1:
+        log.info("training skipped: %d sessions cannot hold %d validation + %d out-of-sample + 1 training session "
+                 "(run the demo with --sessions 8 or more)", sessions, VALIDATION_SESSIONS, OOS_SESSIONS)
+        return
+    config = {"ops": {"training_dataset": {"config": {"end": end, "sessions": sessions,
+                                                       "validation_sessions": VALIDATION_SESSIONS,
+                                                       "oos_sessions": OOS_SESSIONS}},
                       "trained_policy": {"config": DEMO_TRAINING}}}
     with dg.DagsterInstance.get() as instance:
         result = _run(definitions.resolve_job_def("training_job"), instance, "training (short RecurrentPPO run)",
