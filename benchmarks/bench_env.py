@@ -17,28 +17,14 @@ import argparse
 import time
 
 import gymnasium as gym
-import numpy as np
 import pandas as pd
 
 from ijules_core import calendar
 from ijules_core.bars.synthetic import SyntheticSource
-from ijules_core.env import OBS_SIZE, DualTickerTradingEnv, EnvConfig
+from ijules_core.env import DualTickerTradingEnv, EnvConfig
 from ijules_core.features import MarketData
 from ijules_core.risk import RiskConfig
-
-
-class TrivialEnv(gym.Env):
-    observation_space = gym.spaces.Box(-10, 10, shape=(OBS_SIZE,), dtype=np.float32)
-    action_space = gym.spaces.Discrete(9)
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return np.zeros(OBS_SIZE, np.float32), {}
-
-    def step(self, action):
-        self.t += 1
-        return np.zeros(OBS_SIZE, np.float32), 0.0, False, self.t >= 1000, {}
+from null_env import NullEnv  # benchmarks/ is on sys.path when a script here runs
 
 
 def steps_per_second(env: gym.Env, steps: int) -> float:
@@ -74,7 +60,7 @@ def main() -> None:
     loose = RiskConfig(max_notional=1e6, max_gross=2e6, daily_loss_limit=1e12, max_drawdown=1e12,
                        max_orders_per_day=10**9, max_orders_per_minute=10)
     lifted = DualTickerTradingEnv(data, EnvConfig(risk=loose))
-    trivial = TrivialEnv()
+    trivial = NullEnv()
     runs = [[steps_per_second(env, steps) for env in (default, lifted, trivial)] for _ in range(3)]
     ours, trading, baseline = (max(r) for r in zip(*runs))  # best of 3 interleaved runs: load hits all alike
     print(f"DualTickerTradingEnv, default config: {ours:,.0f} steps/s ({data.n_bars:,} bars, random actions, "

@@ -20,36 +20,19 @@ import time
 from dataclasses import replace
 
 import gymnasium as gym
-import numpy as np
 import pandas as pd
 import torch
 
 from ijules_core import calendar
 from ijules_core.bars.synthetic import SyntheticSource
-from ijules_core.env import OBS_SIZE, DualTickerTradingEnv
+from ijules_core.env import DualTickerTradingEnv
 from ijules_core.evaluation import evaluate
-from ijules_core.execution import N_ACTIONS
-from ijules_core.features import CLIP, MarketData
+from ijules_core.features import MarketData
 from ijules_core.policy import SB3Policy
 from ijules_core.training import Dataset, TrainConfig, build_model, learn, torch_cache_in_home
+from null_env import NullEnv  # benchmarks/ is on sys.path when a script here runs
 
 SYMBOLS = ["NVDA", "MSFT"]
-
-
-class NullEnv(gym.Env):
-    """The spaces of DualTickerTradingEnv and nothing else: zeros, no reward, 1000-step episodes."""
-
-    observation_space = gym.spaces.Box(-CLIP, CLIP, shape=(OBS_SIZE,), dtype=np.float32)
-    action_space = gym.spaces.Discrete(N_ACTIONS)
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return np.zeros(OBS_SIZE, np.float32), {}
-
-    def step(self, action):
-        self.t += 1
-        return np.zeros(OBS_SIZE, np.float32), 0.0, False, self.t >= 1000, {}
 
 
 def steps_per_second(model, steps: int) -> float:

@@ -70,11 +70,6 @@ def session_close(day: DateLike) -> pd.Timestamp:
     return nyse().session_close(require_session(day))
 
 
-def is_early_close(day: DateLike) -> bool:
-    d = require_session(day)
-    return (session_close(d) - session_open(d)) < pd.Timedelta(minutes=FULL_DAY_MINUTES)
-
-
 def session_minutes(day: DateLike) -> pd.DatetimeIndex:
     """Start-labelled UTC minutes of the regular session: 390 on full days, 210 on early closes."""
     return nyse().session_minutes(require_session(day))

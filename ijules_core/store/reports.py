@@ -47,15 +47,6 @@ def blocked_days(conn: psycopg.Connection, start: dt.date, end: dt.date) -> list
     return [r[0] for r in rows]
 
 
-def latest_qc(conn: psycopg.Connection, start: dt.date, end: dt.date) -> list[tuple[dt.date, str, str]]:
-    """The newest QC outcome of each (day, symbol) in the range, '*' rows included."""
-    return conn.execute(
-        "SELECT DISTINCT ON (partition, symbol) partition, symbol, outcome FROM market_data.qc_reports "
-        "WHERE partition BETWEEN %s AND %s ORDER BY partition, symbol, created_at DESC, id DESC",
-        (start, end),
-    ).fetchall()
-
-
 def save_backtest(conn: psycopg.Connection, run_id: str, result, report_path: str | None) -> None:
     """One `backtest.runs` row and a `backtest.windows` row per window, in one transaction."""
     summary = result.summary()
