@@ -21,7 +21,7 @@ import numpy as np
 
 from ijules_core import calendar, metrics
 from ijules_core.brokers.sim import SimBroker
-from ijules_core.env import EnvConfig, observation
+from ijules_core.env import EnvConfig, flat_observations, observation
 from ijules_core.execution import ExecutionEngine
 from ijules_core.features import MarketData
 from ijules_core.policy import Policy
@@ -84,7 +84,7 @@ def replay(data: MarketData, policy: Policy, config: EnvConfig = EnvConfig(), se
                              config.execution)
     out = Replay(engine=engine)
     pos_scale = 1.0 / config.execution.max_shares
-    feats = data.features.reshape(data.n_bars, -1)
+    flat = flat_observations(data.features.reshape(data.n_bars, -1))
     closes = [dict(zip(symbols, row)) for row in data.close.tolist()]
     opens = [dict(zip(symbols, row)) for row in data.open.tolist()]
     ts, mtc, gap = data.ts.tolist(), data.minutes_to_close.tolist(), data.gap_minutes.tolist()
@@ -99,10 +99,12 @@ def replay(data: MarketData, policy: Policy, config: EnvConfig = EnvConfig(), se
         for t in range(start, end):
             decided_at = ts[t] + 60_000_000_000
             out.ts.append(decided_at)  # the book marked at the close of bar t, before deciding
-            out.equity.append(portfolio.equity(closes[t]))
-            out.exposed.append(any(p.qty for p in held))
-            action, confidence = policy.act(observation(feats[t], portfolio, symbols, pos_scale))
-            engine.decide(decided_at, action, closes[t], mtc[t], bar_age_minutes=gap[t] - 1.0, correlation=corr[t])
+            equity = portfolio.equity(closes[t])
+            out.equity.append(equity)
+            q0, q1 = held[0].qty, held[1].qty
+            out.exposed.append(bool(q0 or q1))
+            action, confidence = policy.act(observation(flat[t], (q0, q1), pos_scale))
+            engine.decide(decided_at, action, closes[t], mtc[t], gap[t] - 1.0, 0.0, corr[t], equity)
             out.decisions.append((decided_at, action, confidence))
             fill_ts, fill_px = (ts[t + 1], opens[t + 1]) if t + 1 < end else (decided_at, closes[t])
             for fill in engine.on_bar(fill_ts, fill_px):  # the last bar's orders fill at its closing print

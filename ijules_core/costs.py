@@ -28,6 +28,13 @@ class CostModel:
         return reference * (1.0 + side * self.slippage_bps * 1e-4)
 
     def commission(self, shares: int, price: float) -> float:
-        value = abs(shares) * price
-        fee = max(abs(shares) * self.commission_per_share, self.min_commission)
-        return min(fee, self.max_commission_pct * value) + self.tc_bp * 1e-4 * value
+        """Per share, at least the minimum, at most the cap; plus `tc_bp` (comparisons: min/max cost more)."""
+        shares = -shares if shares < 0 else shares
+        value = shares * price
+        fee = shares * self.commission_per_share
+        if fee < self.min_commission:
+            fee = self.min_commission
+        cap = self.max_commission_pct * value
+        if fee > cap:
+            fee = cap
+        return fee + self.tc_bp * 1e-4 * value

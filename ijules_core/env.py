@@ -17,6 +17,7 @@ pandas, no order, fill or event objects when nothing trades — see `benchmarks/
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import gymnasium as gym
@@ -55,16 +56,26 @@ class EnvConfig:
             raise ValueError("EnvConfig: initial_cash must be > 0")
 
 
-def observation(features: np.ndarray, portfolio: Portfolio, symbols: list[str], pos_scale: float) -> np.ndarray:
-    """The observation at a bar: its 24 features, then each position as a share of the position limit.
+def flat_observations(features: np.ndarray) -> np.ndarray:
+    """(..., 24) features → (..., 26) float32 observations of a flat book, which `observation` completes.
 
-    The one definition for training, backtests and paper trading (`pos_scale` = 1 / limit in shares).
+    Built once per dataset: a step then copies one row instead of assembling 26 floats.
     """
-    obs = np.empty(OBS_SIZE, dtype=np.float32)
-    obs[:-2] = features
-    pos = portfolio.positions
-    obs[-2] = pos[symbols[0]].qty * pos_scale
-    obs[-1] = pos[symbols[1]].qty * pos_scale
+    out = np.zeros((*features.shape[:-1], OBS_SIZE), dtype=np.float32)
+    out[..., :-2] = features
+    return out
+
+
+def observation(flat: np.ndarray, positions: Sequence[int], pos_scale: float) -> np.ndarray:
+    """The observation at a bar: its flat-book row (`flat_observations`) with each position as a share of
+    the position limit (`pos_scale` = 1 / limit in shares). The one definition for training, backtests
+    and paper trading."""
+    obs = flat.copy()
+    q0, q1 = positions
+    if q0:
+        obs[-2] = q0 * pos_scale
+    if q1:
+        obs[-1] = q1 * pos_scale
     return obs
 
 
@@ -83,20 +94,20 @@ class DualTickerTradingEnv(gym.Env):
         self.symbols = list(data.symbols)
         self.observation_space = gym.spaces.Box(-CLIP, CLIP, shape=(OBS_SIZE,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(N_ACTIONS)
-        self._features = data.features.reshape(data.n_bars, 2 * N_FEATURES)
-        # one tuple of Python scalars per bar: a step unpacks it instead of indexing numpy arrays
+        self._flat = flat_observations(data.features.reshape(data.n_bars, 2 * N_FEATURES))
+        # one tuple of Python scalars per decision: a step unpacks it instead of indexing numpy arrays
         s0, s1 = self.symbols
-        self._bars = list(zip(
-            data.ts.tolist(),  # bar start: orders decided at the previous close fill at this open
-            [{s0: a, s1: b} for a, b in data.open.tolist()],
-            [{s0: a, s1: b} for a, b in data.close.tolist()],
-            (data.ts + MINUTE_NS).tolist(),  # bar close: decisions and marks
-            data.session.tolist(),
-            data.minutes_to_close.tolist(),
+        opens = [{s0: a, s1: b} for a, b in data.open.tolist()]
+        closes = [{s0: a, s1: b} for a, b in data.close.tolist()]
+        closed_at = (data.ts + MINUTE_NS).tolist()  # bar close: decisions and marks
+        self._steps = list(zip(
+            closed_at, closes, data.session.tolist(), data.minutes_to_close.tolist(),
             (data.gap_minutes - 1.0).tolist(),  # minutes without data before the bar
             data.rolling_correlation().tolist(),
+            data.ts.tolist()[1:], opens[1:], closes[1:], closed_at[1:],  # the next bar: fills at its open, mark at its close
         ))
         self._pos_scale = 1.0 / config.execution.max_shares
+        self._penalized = bool(config.turnover_penalty or config.drawdown_penalty)
         self.engine: ExecutionEngine | None = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -118,42 +129,40 @@ class DualTickerTradingEnv(gym.Env):
         self._positions = tuple(self.portfolio.positions.values())  # Position objects, updated in place
         self._session_id = -1
         self._equity = c.initial_cash
-        obs = observation(self._features[start], self.portfolio, self.symbols, self._pos_scale)
-        return obs, {"start": start, "ts": self._bars[start][0]}
+        obs = observation(self._flat[start], (0, 0), self._pos_scale)
+        return obs, {"start": start, "ts": int(self.data.ts[start])}
 
     def step(self, action):
-        t, engine, portfolio, governor = self.t, self.engine, self.portfolio, self.governor
-        _, _, close, decided_at, session, minutes_to_close, bar_age, correlation = self._bars[t]
+        (decided_at, close, session, minutes_to_close, bar_age, correlation,
+         opened_at, opens, close_next, closed_at) = self._steps[self.t]
+        engine, portfolio, governor = self.engine, self.portfolio, self.governor
         if session != self._session_id:
             self._session_id = session
             governor.start_session(decided_at, self._equity)
-        traded, refusals = portfolio.traded_value, governor.refusals
-        engine.decide(decided_at, int(action), close, minutes_to_close, bar_age_minutes=bar_age,
-                      correlation=correlation)
-        self.t = t = t + 1
-        bar = self._bars[t]
-        engine.on_bar(bar[0], bar[1])
-        close = bar[2]
-        equity = portfolio.mark(bar[3], close)
-        c = self.config
-        reward = equity - self._equity
-        if c.turnover_penalty:
-            reward -= c.turnover_penalty * (portfolio.traded_value - traded)
-        if c.drawdown_penalty:
-            reward -= c.drawdown_penalty * max(0.0, self._equity - equity)
-        self._equity = equity
+        # `before` is the book marked at this close: no fill comes between the last mark and the decision
+        before, traded, refusals = self._equity, portfolio.traded_value, governor.refusals
+        engine.decide(decided_at, int(action), close, minutes_to_close, bar_age, 0.0, correlation, before)
+        if engine.open_orders:  # nothing to fill otherwise (most bars)
+            engine.on_bar(opened_at, opens)
+        self._equity = equity = portfolio.mark(closed_at, close_next)
+        self.t = t = self.t + 1
+        reward = equity - before
+        if self._penalized:
+            c = self.config
+            reward -= c.turnover_penalty * (portfolio.traded_value - traded) + c.drawdown_penalty * max(0.0, -reward)
         s0, s1 = self.symbols
         p0, p1 = self._positions
+        q0, q1 = p0.qty, p1.qty
         info = {
             "equity": equity,
-            "positions": {s0: p0.qty, s1: p1.qty},
-            "pnl": {s0: p0.net_pnl(close[s0]), s1: p1.net_pnl(close[s1])},  # realised + unrealised − fees
+            "positions": {s0: q0, s1: q1},
+            "pnl": {s0: p0.net_pnl(close_next[s0]), s1: p1.net_pnl(close_next[s1])},  # realised + unrealised − fees
             "fees": portfolio.fees,
             "refusals": governor.refusals - refusals,
             "governor": governor.state,
         }
-        obs = observation(self._features[t], portfolio, self.symbols, self._pos_scale)
-        return obs, reward * c.reward_scale, False, t >= self.end, info
+        obs = observation(self._flat[t], (q0, q1), self._pos_scale)
+        return obs, reward * self.config.reward_scale, False, t >= self.end, info
 
 
 def make_vec_env(data: MarketData, config: EnvConfig = EnvConfig(), n_envs: int = 1, seed: int = 0,

@@ -15,19 +15,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ijules_core.brokers.base import Broker
-from ijules_core.orders import Fill, Order, OrderStatus
+from ijules_core.orders import REJECTED, Fill, Order
 from ijules_core.portfolio import Portfolio
 from ijules_core.risk import RiskGovernor
 
 N_ACTIONS = 9  # 3 × 3: SELL / HOLD / BUY for each of two symbols
-_DELTAS = tuple((a // 3 - 1, a % 3 - 1) for a in range(N_ACTIONS))
+_DELTAS = {a: (a // 3 - 1, a % 3 - 1) for a in range(N_ACTIONS)}
 
 
 def action_deltas(action: int) -> tuple[int, int]:
     """Action 0..8 as unit moves per symbol: 3·a0 + a1 with 0 = SELL, 1 = HOLD, 2 = BUY."""
-    if not 0 <= action < N_ACTIONS:
+    deltas = _DELTAS.get(action)  # numpy integers hash as ints; one lookup also validates
+    if deltas is None:
         raise ValueError(f"action must be an integer in 0..8, got {action!r}")
-    return _DELTAS[action]
+    return deltas
 
 
 @dataclass(frozen=True)
@@ -89,15 +90,19 @@ class ExecutionEngine:
         bar_age_minutes: float = 0.0,
         latency_ms: float = 0.0,
         correlation: float = 0.0,
+        equity: float | None = None,
     ) -> tuple[Order, ...]:
         """At the close of a bar: propose, review, submit. Returns the orders sent (none, most bars).
 
         `bar_age_minutes`, `latency_ms` and `correlation` feed the governor's production and
-        position layers; `ts` is the decision time (the bar's close), ns since epoch.
+        position layers; `ts` is the decision time (the bar's close), ns since epoch. `equity` is
+        the book's value at `prices`, for a caller that has just marked it (else computed here).
         """
         working = self.working
-        approved = self.governor.review(ts, self.propose(action), working, prices, self.portfolio.equity(prices),
-                                        minutes_to_close, bar_age_minutes, latency_ms, correlation)
+        if equity is None:
+            equity = self.portfolio.equity(prices)
+        approved = self.governor.review(ts, self.propose(action), working, prices, equity, minutes_to_close,
+                                        bar_age_minutes, latency_ms, correlation)
         if approved is working or approved == working:
             return ()
         orders = []
@@ -105,7 +110,7 @@ class ExecutionEngine:
             qty = target - working[s]
             if qty:
                 order = self.broker.submit(Order(self.client_order_id(ts, s), s, qty, ts))
-                if order.status is OrderStatus.REJECTED:
+                if order.status is REJECTED:
                     self.governor.order_rejected()
                 orders.append(order)
         self.open_orders += orders
@@ -135,8 +140,9 @@ class ExecutionEngine:
 
     def _refresh(self) -> None:
         """Drop finished orders; the working position is what is held plus what open orders still add."""
-        self.open_orders = [o for o in self.open_orders if o.is_open]
-        working = self.portfolio.quantities()
+        working, still_open = self.portfolio.quantities(), []
         for o in self.open_orders:
-            working[o.symbol] += o.remaining
-        self.working = working
+            if o.is_open:
+                still_open.append(o)
+                working[o.symbol] += o.remaining
+        self.open_orders, self.working = still_open, working

@@ -23,14 +23,16 @@ class OrderStatus(enum.StrEnum):
     REJECTED = "REJECTED"
 
 
-OPEN = frozenset({OrderStatus.NEW, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED})
+# module names: an enum's class attribute costs ~90 ns a lookup, and fills are on the hot path
+NEW, SUBMITTED, PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED = OrderStatus
+OPEN = frozenset({NEW, SUBMITTED, PARTIALLY_FILLED})
 _NEXT = {
-    OrderStatus.NEW: {OrderStatus.SUBMITTED, OrderStatus.REJECTED, OrderStatus.CANCELLED},
-    OrderStatus.SUBMITTED: {OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED},
-    OrderStatus.PARTIALLY_FILLED: {OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELLED},
-    OrderStatus.FILLED: set(),
-    OrderStatus.CANCELLED: set(),
-    OrderStatus.REJECTED: set(),
+    NEW: {SUBMITTED, REJECTED, CANCELLED},
+    SUBMITTED: {PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED},
+    PARTIALLY_FILLED: {PARTIALLY_FILLED, FILLED, CANCELLED},
+    FILLED: set(),
+    CANCELLED: set(),
+    REJECTED: set(),
 }
 
 
@@ -56,7 +58,7 @@ class Order:
     symbol: str
     qty: int  # signed: + buy, - sell
     created_ts: int
-    status: OrderStatus = OrderStatus.NEW
+    status: OrderStatus = NEW
     filled_qty: int = 0
     avg_fill_price: float = 0.0
     reason: str = ""
@@ -89,9 +91,10 @@ class Order:
 
     def record_fill(self, fill: Fill) -> None:
         """Book a (partial) fill against the order and move it to PARTIALLY_FILLED or FILLED."""
-        if fill.qty == 0 or (fill.qty > 0) != (self.qty > 0) or abs(self.filled_qty + fill.qty) > abs(self.qty):
-            raise OrderError(f"order {self.client_order_id}: fill of {fill.qty} does not fit {self.remaining} remaining")
-        total = self.filled_qty + fill.qty
-        self.avg_fill_price = (self.avg_fill_price * self.filled_qty + fill.price * fill.qty) / total
+        qty, filled = fill.qty, self.filled_qty
+        total = filled + qty
+        if qty == 0 or (qty > 0) != (self.qty > 0) or abs(total) > abs(self.qty):
+            raise OrderError(f"order {self.client_order_id}: fill of {qty} does not fit {self.remaining} remaining")
+        self.avg_fill_price = (self.avg_fill_price * filled + fill.price * qty) / total
         self.filled_qty = total
-        self.move(OrderStatus.FILLED if total == self.qty else OrderStatus.PARTIALLY_FILLED, fill.ts)
+        self.move(FILLED if total == self.qty else PARTIALLY_FILLED, fill.ts)

@@ -56,6 +56,7 @@ class Portfolio:
         self.initial_cash = float(cash)
         self.cash = float(cash)
         self.positions = {s: Position(s) for s in self.symbols}
+        self._held = tuple(self.positions.values())  # the same Position objects, for the per-step loops
         self.fills: list[Fill] = []
         self.fees = 0.0
         self.traded_value = 0.0
@@ -64,12 +65,13 @@ class Portfolio:
 
     def apply_fill(self, fill: Fill) -> float:
         """Book a fill; returns its realised P&L (before commission)."""
+        qty, price, commission = fill.qty, fill.price, fill.commission
         pos = self.positions[fill.symbol]
-        realized = pos.apply(fill.qty, fill.price)
-        pos.commissions += fill.commission
-        self.cash -= fill.qty * fill.price + fill.commission
-        self.fees += fill.commission
-        self.traded_value += abs(fill.qty) * fill.price
+        realized = pos.apply(qty, price)
+        pos.commissions += commission
+        self.cash -= qty * price + commission
+        self.fees += commission
+        self.traded_value += abs(qty) * price
         self.fills.append(fill)
         return realized
 
@@ -77,12 +79,13 @@ class Portfolio:
         return self.positions[symbol].qty
 
     def quantities(self) -> dict[str, int]:
-        return {s: p.qty for s, p in self.positions.items()}
+        return {p.symbol: p.qty for p in self._held}
 
     def equity(self, prices: Mapping[str, float]) -> float:
         value = self.cash
-        for s, p in self.positions.items():  # a plain loop: this runs on every environment step
-            value += p.qty * prices[s]
+        for p in self._held:  # a plain loop that skips flat symbols: this runs on every environment step
+            if p.qty:
+                value += p.qty * prices[p.symbol]
         return value
 
     def mark(self, ts: int, prices: Mapping[str, float]) -> float:

@@ -37,6 +37,9 @@ class GovernorState(enum.StrEnum):
     HALTED = "HALTED"
 
 
+ACTIVE, REDUCING, HALTED = GovernorState  # module names: an enum's class attribute costs ~90 ns a lookup
+
+
 @dataclass(frozen=True)
 class RiskConfig:
     max_notional: float = 1_000.0  # per symbol, dollars
@@ -85,7 +88,7 @@ class RiskGovernor:
             raise ValueError(f"RiskConfig: order caps must allow flattening all {len(symbols)} symbols at once")
         self.config = config
         self.symbols = list(symbols)
-        self.state = GovernorState.ACTIVE
+        self.state = ACTIVE
         self.kill_switch = False
         self.events: list[RiskEvent] = []
         self.refusals = 0  # every refused target, recorded as an event or not
@@ -105,20 +108,20 @@ class RiskGovernor:
         self.orders_today = 0
         self.orders_this_minute = 0
         self._recorded.clear()
-        if self.state is not GovernorState.ACTIVE and not self._drawdown_halt and not self.kill_switch:
-            self._set(GovernorState.ACTIVE, ts, "new session")
+        if self.state is not ACTIVE and not self._drawdown_halt and not self.kill_switch:
+            self._set(ACTIVE, ts, "new session")
 
     def reset(self, ts: int) -> None:
         """A person clears a drawdown halt or the kill switch; the drawdown is measured afresh from here."""
         self._drawdown_halt = False
         self.kill_switch = False
         self.peak_equity = float("-inf")
-        self._set(GovernorState.ACTIVE, ts, "manual reset")
+        self._set(ACTIVE, ts, "manual reset")
 
     def halt(self, ts: int, reason: str = "kill switch") -> None:
         """The manual kill switch: flatten, then refuse everything until `reset`."""
         self.kill_switch = True
-        self._set(GovernorState.HALTED, ts, reason)
+        self._set(HALTED, ts, reason)
 
     def _set(self, state: GovernorState, ts: int, reason: str) -> None:
         if state is not self.state:
@@ -140,20 +143,20 @@ class RiskGovernor:
         if equity > self.peak_equity:
             self.peak_equity = equity
         state = self.state
-        if state is GovernorState.HALTED:
+        if state is HALTED:
             return
         drawdown = self.peak_equity - equity
         loss = self.session_start_equity - equity
         if drawdown >= c.max_drawdown:
             self._drawdown_halt = True
-            self._set(GovernorState.HALTED, ts, f"drawdown {drawdown:.2f} >= {c.max_drawdown}")
+            self._set(HALTED, ts, f"drawdown {drawdown:.2f} >= {c.max_drawdown}")
         elif loss >= c.daily_loss_limit:
-            self._set(GovernorState.HALTED, ts, f"daily loss {loss:.2f} >= {c.daily_loss_limit}")
+            self._set(HALTED, ts, f"daily loss {loss:.2f} >= {c.daily_loss_limit}")
         elif loss >= c.reduce_at * c.daily_loss_limit:
-            if state is GovernorState.ACTIVE:
-                self._set(GovernorState.REDUCING, ts, f"daily loss {loss:.2f} >= {c.reduce_at:.0%} of the limit")
-        elif state is GovernorState.REDUCING and loss <= c.resume_at * c.daily_loss_limit:
-            self._set(GovernorState.ACTIVE, ts, f"daily loss back to {loss:.2f}")
+            if state is ACTIVE:
+                self._set(REDUCING, ts, f"daily loss {loss:.2f} >= {c.reduce_at:.0%} of the limit")
+        elif state is REDUCING and loss <= c.resume_at * c.daily_loss_limit:
+            self._set(ACTIVE, ts, f"daily loss back to {loss:.2f}")
 
     def review(
         self,
@@ -178,8 +181,8 @@ class RiskGovernor:
             self.start_session(ts, equity)
         self.update_loss_state(ts, equity)
         # what this decision may do at all: flatten, only shrink (reason given), or anything
-        flatten = False
-        if self.state is GovernorState.HALTED:
+        state, flatten = self.state, False
+        if state is HALTED:
             reason, flatten = "halted", True
         elif minutes_to_close <= c.flatten_minutes:
             reason, flatten = "flatten before the close", True
@@ -189,7 +192,7 @@ class RiskGovernor:
             reason = f"stale data: no bar for {bar_age_minutes:.0f} min"
         elif latency_ms > c.max_latency_ms:
             reason = f"slow decision: {latency_ms:.0f} ms"
-        elif self.state is GovernorState.REDUCING:
+        elif state is REDUCING:
             reason = "reducing"
         else:
             reason = ""

@@ -12,7 +12,7 @@ import numpy as np
 
 from ijules_core.brokers.base import Account, BrokerError
 from ijules_core.costs import CostModel
-from ijules_core.orders import Fill, Order, OrderStatus
+from ijules_core.orders import CANCELLED, REJECTED, SUBMITTED, Fill, Order
 
 
 class SimBroker:
@@ -53,9 +53,9 @@ class SimBroker:
             raise BrokerError(f"sim broker: unknown symbol {order.symbol!r}")
         self.orders[order.client_order_id] = order
         if self.reject_rate and self._rng.random() < self.reject_rate:
-            order.move(OrderStatus.REJECTED, order.created_ts, "chaos: rejected by the simulated venue")
+            order.move(REJECTED, order.created_ts, "chaos: rejected by the simulated venue")
             return order
-        order.move(OrderStatus.SUBMITTED, order.created_ts)
+        order.move(SUBMITTED, order.created_ts)
         self._pending.append([order, self.delay_bars])
         return order
 
@@ -64,26 +64,27 @@ class SimBroker:
         if order is None:
             raise BrokerError(f"sim broker: no order {client_order_id!r}")
         if order.is_open:
-            order.move(OrderStatus.CANCELLED, order.history[-1][1], "cancelled by client")
+            order.move(CANCELLED, order.history[-1][1], "cancelled by client")
             self._pending = [p for p in self._pending if p[0] is not order]
 
     def on_bar(self, ts: int, opens: Mapping[str, float]) -> None:
         if not self._pending:
             return
-        waiting = []
+        costs, waiting = self.costs, []
         for item in self._pending:
             order, wait = item
             if wait > 0:
                 item[1] = wait - 1
                 waiting.append(item)
                 continue
-            price = self.costs.fill_price(order.side, opens[order.symbol])
+            symbol, qty = order.symbol, order.remaining
+            price = costs.fill_price(order.side, opens[symbol])
+            commission = costs.commission(qty, price)
             self._exec_seq += 1
-            fill = Fill(order.client_order_id, order.symbol, order.remaining, price,
-                        self.costs.commission(order.remaining, price), ts, f"sim-{self._exec_seq}")
+            fill = Fill(order.client_order_id, symbol, qty, price, commission, ts, f"sim-{self._exec_seq}")
             order.record_fill(fill)
-            self._positions[order.symbol] += fill.qty
-            self.cash -= fill.qty * fill.price + fill.commission
+            self._positions[symbol] += qty
+            self.cash -= qty * price + commission
             self._fills.append(fill)
             self._new.append(fill)
         self._pending = waiting

@@ -11,34 +11,34 @@ from __future__ import annotations
 
 import math
 
-from ijules_core.risk import GovernorState, RiskGovernor
+from ijules_core.risk import ACTIVE, HALTED, REDUCING, GovernorState, RiskGovernor
 
 
 class ServiceGovernor(RiskGovernor):
     link_down = False
-    _state_before_link_down = GovernorState.ACTIVE
+    _state_before_link_down = ACTIVE
 
     def broker_disconnected(self, ts: int, reason: str = "broker disconnected") -> None:
         if not self.link_down:
             self.link_down, self._state_before_link_down = True, self.state
-        if self.state is GovernorState.ACTIVE:
-            self._set(GovernorState.REDUCING, ts, reason)
+        if self.state is ACTIVE:
+            self._set(REDUCING, ts, reason)
 
     def broker_reconnected(self, ts: int) -> None:
         """Back to the state the link took it from; the loss layer judges again at the next review."""
-        was_active = self._state_before_link_down is GovernorState.ACTIVE
-        if self.link_down and self.state is GovernorState.REDUCING and was_active:
-            self._set(GovernorState.ACTIVE, ts, "broker reconnected and reconciled")
+        was_active = self._state_before_link_down is ACTIVE
+        if self.link_down and self.state is REDUCING and was_active:
+            self._set(ACTIVE, ts, "broker reconnected and reconciled")
         self.link_down = False
 
     def update_loss_state(self, ts: int, equity: float) -> None:
         super().update_loss_state(ts, equity)
-        if self.link_down and self.state is GovernorState.ACTIVE:  # the loss layer must not lift a link-down REDUCING
-            self._set(GovernorState.REDUCING, ts, "broker disconnected")
+        if self.link_down and self.state is ACTIVE:  # the loss layer must not lift a link-down REDUCING
+            self._set(REDUCING, ts, "broker disconnected")
 
     def stand_aside(self, ts: int, reason: str) -> None:
         """Flatten and trade no more this session; `start_session` lifts it (the kill switch it does not)."""
-        self._set(GovernorState.HALTED, ts, reason)
+        self._set(HALTED, ts, reason)
 
     def snapshot(self) -> dict:
         """State and counters as JSON (non-finite numbers as null); the event history is persisted apart."""

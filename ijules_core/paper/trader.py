@@ -30,7 +30,7 @@ import pandas as pd
 
 from ijules_core import calendar
 from ijules_core.brokers.base import BrokerError
-from ijules_core.env import MINUTE_NS, observation
+from ijules_core.env import MINUTE_NS, flat_observations, observation
 from ijules_core.execution import ExecutionConfig, ExecutionEngine
 from ijules_core.orders import OPEN, Fill, Order, OrderStatus
 from ijules_core.paper.governor import ServiceGovernor
@@ -129,7 +129,7 @@ class PaperTrader:
         if not self.broker.connected and not self.recover(decided_at):
             self._complete(decided_at, step.closes, fills)
             return None
-        obs = observation(step.features, portfolio, self.symbols, self._pos_scale)
+        obs = observation(flat_observations(step.features), portfolio.quantities().values(), self._pos_scale)
         action, confidence = self.policy.act(obs)
         policy_ms = (time.perf_counter_ns() - t_in) / 1e6
         decision = self.journal.decision = Decision(decided_at, "policy", action, confidence, obs, policy_ms)
