@@ -84,7 +84,7 @@ def replay(data: MarketData, policy: Policy, config: EnvConfig = EnvConfig(), se
                              config.execution)
     out = Replay(engine=engine)
     pos_scale = 1.0 / config.execution.max_shares
-    flat = flat_observations(data.features.reshape(data.n_bars, -1))
+    rows = list(flat_observations(data.features.reshape(data.n_bars, -1)))  # one fresh row per decision
     closes = [dict(zip(symbols, row)) for row in data.close.tolist()]
     opens = [dict(zip(symbols, row)) for row in data.open.tolist()]
     ts, mtc, gap = data.ts.tolist(), data.minutes_to_close.tolist(), data.gap_minutes.tolist()
@@ -103,7 +103,7 @@ def replay(data: MarketData, policy: Policy, config: EnvConfig = EnvConfig(), se
             out.equity.append(equity)
             q0, q1 = held[0].qty, held[1].qty
             out.exposed.append(bool(q0 or q1))
-            action, confidence = policy.act(observation(flat[t], (q0, q1), pos_scale))
+            action, confidence = policy.act(observation(rows[t], (q0, q1), pos_scale))
             engine.decide(decided_at, action, closes[t], mtc[t], gap[t] - 1.0, 0.0, corr[t], equity)
             out.decisions.append((decided_at, action, confidence))
             fill_ts, fill_px = (ts[t + 1], opens[t + 1]) if t + 1 < end else (decided_at, closes[t])

@@ -57,26 +57,28 @@ class EnvConfig:
 
 
 def flat_observations(features: np.ndarray) -> np.ndarray:
-    """(..., 24) features → (..., 26) float32 observations of a flat book, which `observation` completes.
+    """(..., 24) features → a new (..., 26) float32 array of flat-book observations: the rows `observation` completes.
 
-    Built once per dataset: a step then copies one row instead of assembling 26 floats.
+    Built once per dataset, so a decision assembles nothing: it completes a row of its own.
     """
     out = np.zeros((*features.shape[:-1], OBS_SIZE), dtype=np.float32)
     out[..., :-2] = features
     return out
 
 
-def observation(flat: np.ndarray, positions: Sequence[int], pos_scale: float) -> np.ndarray:
-    """The observation at a bar: its flat-book row (`flat_observations`) with each position as a share of
-    the position limit (`pos_scale` = 1 / limit in shares). The one definition for training, backtests
-    and paper trading."""
-    obs = flat.copy()
+def observation(row: np.ndarray, positions: Sequence[int], pos_scale: float) -> np.ndarray:
+    """The observation at a bar: its flat-book row (`flat_observations`) completed in place with each
+    position as a share of the position limit (`pos_scale` = 1 / limit in shares), and returned.
+
+    `row` must be the caller's own, used for this one observation (a row of a fresh array). The one
+    definition for training, backtests and paper trading.
+    """
     q0, q1 = positions
     if q0:
-        obs[-2] = q0 * pos_scale
+        row[-2] = q0 * pos_scale
     if q1:
-        obs[-1] = q1 * pos_scale
-    return obs
+        row[-1] = q1 * pos_scale
+    return row
 
 
 class DualTickerTradingEnv(gym.Env):
@@ -95,6 +97,7 @@ class DualTickerTradingEnv(gym.Env):
         self.observation_space = gym.spaces.Box(-CLIP, CLIP, shape=(OBS_SIZE,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(N_ACTIONS)
         self._flat = flat_observations(data.features.reshape(data.n_bars, 2 * N_FEATURES))
+        self._flat.flags.writeable = False  # shared by every episode: each copies its own rows at reset
         # one tuple of Python scalars per decision: a step unpacks it instead of indexing numpy arrays
         s0, s1 = self.symbols
         opens = [{s0: a, s1: b} for a, b in data.open.tolist()]
@@ -129,7 +132,9 @@ class DualTickerTradingEnv(gym.Env):
         self._positions = tuple(self.portfolio.positions.values())  # Position objects, updated in place
         self._session_id = -1
         self._equity = c.initial_cash
-        obs = observation(self._flat[start], (0, 0), self._pos_scale)
+        # the episode's observations, copied at once: each step completes and hands out a row of its own
+        self._obs = list(self._flat[start:self.end + 1].copy())
+        obs = self._obs[0]
         return obs, {"start": start, "ts": int(self.data.ts[start])}
 
     def step(self, action):
@@ -161,7 +166,7 @@ class DualTickerTradingEnv(gym.Env):
             "refusals": governor.refusals - refusals,
             "governor": governor.state,
         }
-        obs = observation(self._flat[t], (q0, q1), self._pos_scale)
+        obs = observation(self._obs[t - self.start], (q0, q1), self._pos_scale)
         return obs, reward * self.config.reward_scale, False, t >= self.end, info
 
 

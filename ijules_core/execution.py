@@ -68,6 +68,7 @@ class ExecutionEngine:
         self.working = portfolio.quantities()  # held + what open orders still add
         self._limit = config.max_shares
         self._floor = 0 if config.long_only else -self._limit
+        self._moves = {a: (d0 * config.unit_shares, d1 * config.unit_shares) for a, (d0, d1) in _DELTAS.items()}
 
     def client_order_id(self, ts: int, symbol: str) -> str:
         """Deterministic: the same decision always names its order the same, so a resubmission is a no-op."""
@@ -75,10 +76,12 @@ class ExecutionEngine:
 
     def propose(self, action: int) -> dict[str, int]:
         """The targets an action asks for: one unit up or down from the working position, clamped."""
-        d0, d1 = action_deltas(action)
-        unit, lo, hi, working = self.config.unit_shares, self._floor, self._limit, self.working
+        moves = self._moves.get(action)  # shares per symbol
+        if moves is None:
+            action_deltas(action)  # raises the error that names the bad action
+        lo, hi, working = self._floor, self._limit, self.working
         s0, s1 = self.symbols
-        q0, q1 = working[s0] + d0 * unit, working[s1] + d1 * unit
+        q0, q1 = working[s0] + moves[0], working[s1] + moves[1]
         return {s0: lo if q0 < lo else hi if q0 > hi else q0, s1: lo if q1 < lo else hi if q1 > hi else q1}
 
     def decide(

@@ -22,19 +22,20 @@ class Position:
 
     def apply(self, qty: int, price: float) -> float:
         """Add a signed quantity at a price; returns the realised P&L of the part that closed."""
-        realized = 0.0
-        if self.qty == 0 or (self.qty > 0) == (qty > 0):  # open or add
-            new = self.qty + qty
-            self.avg_cost = (self.avg_cost * self.qty + price * qty) / new
+        held = self.qty
+        new = held + qty
+        if held == 0 or (held > 0) == (qty > 0):  # open or add
+            self.avg_cost = (self.avg_cost * held + price * qty) / new
             self.qty = new
-        else:  # reduce, close or flip
-            closing = qty if abs(qty) <= abs(self.qty) else -self.qty
-            realized = -closing * (price - self.avg_cost)
-            self.qty += qty
-            if self.qty == 0:
-                self.avg_cost = 0.0
-            elif abs(qty) > abs(closing):  # flipped: the rest opens at the fill price
-                self.avg_cost = price
+            return 0.0
+        # reduce, close or flip
+        closing = qty if abs(qty) <= abs(held) else -held
+        realized = -closing * (price - self.avg_cost)
+        self.qty = new
+        if new == 0:
+            self.avg_cost = 0.0
+        elif closing != qty:  # flipped: the rest opens at the fill price
+            self.avg_cost = price
         self.realized += realized
         return realized
 
@@ -79,7 +80,10 @@ class Portfolio:
         return self.positions[symbol].qty
 
     def quantities(self) -> dict[str, int]:
-        return {p.symbol: p.qty for p in self._held}
+        out = {}
+        for p in self._held:  # a loop, not a comprehension: on 3.11 that is a function call more per step
+            out[p.symbol] = p.qty
+        return out
 
     def equity(self, prices: Mapping[str, float]) -> float:
         value = self.cash

@@ -99,6 +99,8 @@ class RiskGovernor:
         self._minute = -1
         self._drawdown_halt = False
         self._recorded: dict[tuple[str, str], int] = {}  # (reason, symbol) -> allowed target last recorded
+        self._reduce_loss = config.reduce_at * config.daily_loss_limit  # the loss layer's thresholds, in dollars
+        self._resume_loss = config.resume_at * config.daily_loss_limit
 
     # -- lifecycle -------------------------------------------------------------------------
     def start_session(self, ts: int, equity: float) -> None:
@@ -139,12 +141,12 @@ class RiskGovernor:
     # -- the review ------------------------------------------------------------------------
     def update_loss_state(self, ts: int, equity: float) -> None:
         """The loss layer: move between ACTIVE, REDUCING and HALTED on the day's loss and the drawdown."""
-        c = self.config
         if equity > self.peak_equity:
             self.peak_equity = equity
         state = self.state
         if state is HALTED:
             return
+        c = self.config
         drawdown = self.peak_equity - equity
         loss = self.session_start_equity - equity
         if drawdown >= c.max_drawdown:
@@ -152,10 +154,10 @@ class RiskGovernor:
             self._set(HALTED, ts, f"drawdown {drawdown:.2f} >= {c.max_drawdown}")
         elif loss >= c.daily_loss_limit:
             self._set(HALTED, ts, f"daily loss {loss:.2f} >= {c.daily_loss_limit}")
-        elif loss >= c.reduce_at * c.daily_loss_limit:
+        elif loss >= self._reduce_loss:
             if state is ACTIVE:
                 self._set(REDUCING, ts, f"daily loss {loss:.2f} >= {c.reduce_at:.0%} of the limit")
-        elif state is REDUCING and loss <= c.resume_at * c.daily_loss_limit:
+        elif state is REDUCING and loss <= self._resume_loss:
             self._set(ACTIVE, ts, f"daily loss back to {loss:.2f}")
 
     def review(
@@ -226,11 +228,14 @@ class RiskGovernor:
         cap, gross_cap = c.max_notional * scale, c.max_gross * scale
         gross = 0.0
         for s, q in out.items():
-            most = int(cap // prices[s])
-            if abs(q) > most:  # also shrinks a position that grew over the cap because prices moved
-                out[s] = most if q > 0 else -most
+            if not q:
+                continue
+            price, size = prices[s], q if q > 0 else -q
+            if size * price > cap:  # also shrinks a position that grew over the cap because prices moved
+                size = int(cap // price)
+                out[s] = size if q > 0 else -size
                 self._refuse(ts, "max_notional", s, q, out[s])
-            gross += abs(out[s]) * prices[s]
+            gross += size * price
         while gross > gross_cap:
             s = max(out, key=lambda k: abs(out[k]) * prices[k])  # trim the largest leg a share at a time
             before = out[s]
@@ -255,7 +260,8 @@ class RiskGovernor:
         for s, q in out.items():
             if q == after[s]:
                 continue
-            if q != 0 and self.orders_today + 1 + _open_after(after, s, q) > c.max_orders_per_day:
+            budget = c.max_orders_per_day - self.orders_today - 1  # what this order leaves for flattening
+            if q != 0 and budget < len(after) and budget < _open_after(after, s, q):
                 # no budget to resize: a wanted reduction closes the position instead (closing never
                 # breaks the invariant), anything else keeps the position as it is
                 allowed = 0 if abs(q) < abs(after[s]) else after[s]
