@@ -74,16 +74,6 @@ class ExecutionEngine:
         """Deterministic: the same decision always names its order the same, so a resubmission is a no-op."""
         return f"{self.id_prefix}-{ts}-{symbol}"
 
-    def propose(self, action: int) -> dict[str, int]:
-        """The targets an action asks for: one unit up or down from the working position, clamped."""
-        moves = self._moves.get(action)  # shares per symbol
-        if moves is None:
-            action_deltas(action)  # raises the error that names the bad action
-        lo, hi, working = self._floor, self._limit, self.working
-        s0, s1 = self.symbols
-        q0, q1 = working[s0] + moves[0], working[s1] + moves[1]
-        return {s0: lo if q0 < lo else hi if q0 > hi else q0, s1: lo if q1 < lo else hi if q1 > hi else q1}
-
     def decide(
         self,
         ts: int,
@@ -95,7 +85,7 @@ class ExecutionEngine:
         correlation: float = 0.0,
         equity: float | None = None,
     ) -> tuple[Order, ...]:
-        """At the close of a bar: propose, review, submit. Returns the orders sent (none, most bars).
+        """At the close of a bar: propose targets, review them, submit. Returns the orders sent (none, most bars).
 
         `bar_age_minutes`, `latency_ms` and `correlation` feed the governor's production and
         position layers; `ts` is the decision time (the bar's close), ns since epoch. `equity` is
@@ -104,7 +94,15 @@ class ExecutionEngine:
         working = self.working
         if equity is None:
             equity = self.portfolio.equity(prices)
-        approved = self.governor.review(ts, self.propose(action), working, prices, equity, minutes_to_close,
+        # propose: one unit up or down from the working position, clamped (here, not in a helper: every bar)
+        moves = self._moves.get(action)  # shares per symbol
+        if moves is None:
+            action_deltas(action)  # raises the error that names the bad action
+        lo, hi = self._floor, self._limit
+        s0, s1 = self.symbols
+        q0, q1 = working[s0] + moves[0], working[s1] + moves[1]
+        targets = {s0: lo if q0 < lo else hi if q0 > hi else q0, s1: lo if q1 < lo else hi if q1 > hi else q1}
+        approved = self.governor.review(ts, targets, working, prices, equity, minutes_to_close,
                                         bar_age_minutes, latency_ms, correlation)
         if approved is working or approved == working:
             return ()

@@ -4,7 +4,8 @@ States (NautilusTrader's RiskEngine): ACTIVE trades freely; REDUCING lets throug
 orders that shrink positions; HALTED flattens, then lets nothing through. Three layers
 review each set of proposed target positions, in this order:
 
-- production: kill switch → HALTED; from `flatten_minutes` before the close (15:55 ET,
+- production: kill switch → HALTED; a person's "flatten" → HALTED for the rest of the session
+  (`stand_aside`); the broker link down → REDUCING until it is back; from `flatten_minutes` before the close (15:55 ET,
   12:55 on early closes) every target is 0; in the last `no_new_minutes` only reductions;
   stale data (`bar_age_minutes` > `stale_minutes`: live, the newest bar is that old; in a
   replay, that many minutes of bars are missing before this one) or a slow decision
@@ -21,11 +22,13 @@ review each set of proposed target positions, in this order:
 Every refusal or state change is a `RiskEvent` with its reason, kept in `events`. The same
 refusal (reason, symbol and outcome) repeated bar after bar is recorded once per session
 and state — a halted book is refused every minute — while `refusals` counts them all.
+A running service carries the state and counters across a restart with `snapshot` / `restore`.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import NamedTuple
@@ -98,6 +101,8 @@ class RiskGovernor:
         self.orders_this_minute = 0
         self._minute = -1
         self._drawdown_halt = False
+        self.link_down = False  # the broker link is down: no new risk until it is back
+        self._state_before_link_down = ACTIVE
         self._recorded: dict[tuple[str, str], int] = {}  # (reason, symbol) -> allowed target last recorded
         self._reduce_loss = config.reduce_at * config.daily_loss_limit  # the loss layer's thresholds, in dollars
         self._resume_loss = config.resume_at * config.daily_loss_limit
@@ -125,7 +130,43 @@ class RiskGovernor:
         self.kill_switch = True
         self._set(HALTED, ts, reason)
 
+    def stand_aside(self, ts: int, reason: str) -> None:
+        """Flatten and trade no more this session; `start_session` lifts it (the kill switch it does not)."""
+        self._set(HALTED, ts, reason)
+
+    def broker_disconnected(self, ts: int, reason: str = "broker disconnected") -> None:
+        if not self.link_down:
+            self.link_down, self._state_before_link_down = True, self.state
+        if self.state is ACTIVE:
+            self._set(REDUCING, ts, reason)
+
+    def broker_reconnected(self, ts: int) -> None:
+        """Back to the state the link took it from; the loss layer judges again at the next review."""
+        was_down, self.link_down = self.link_down, False
+        if was_down and self.state is REDUCING and self._state_before_link_down is ACTIVE:
+            self._set(ACTIVE, ts, "broker reconnected and reconciled")
+
+    def snapshot(self) -> dict:
+        """State and counters as JSON (non-finite numbers as null); the event history is persisted apart."""
+        return {"state": self.state.value, "kill_switch": self.kill_switch, "drawdown_halt": self._drawdown_halt,
+                "link_down": self.link_down, "before_link_down": self._state_before_link_down.value,
+                "session_start_equity": _finite(self.session_start_equity), "peak_equity": _finite(self.peak_equity),
+                "orders_today": self.orders_today, "orders_this_minute": self.orders_this_minute,
+                "minute": self._minute, "refusals": self.refusals}
+
+    def restore(self, snap: dict) -> None:
+        self.state = GovernorState(snap["state"])
+        self.kill_switch, self._drawdown_halt = snap["kill_switch"], snap["drawdown_halt"]
+        self.link_down, self._state_before_link_down = snap["link_down"], GovernorState(snap["before_link_down"])
+        start, peak = snap["session_start_equity"], snap["peak_equity"]
+        self.session_start_equity = math.nan if start is None else start
+        self.peak_equity = -math.inf if peak is None else peak
+        self.orders_today, self.orders_this_minute = snap["orders_today"], snap["orders_this_minute"]
+        self._minute, self.refusals = snap["minute"], snap["refusals"]
+
     def _set(self, state: GovernorState, ts: int, reason: str) -> None:
+        if state is ACTIVE and self.link_down:  # no new risk while the broker link is down
+            state, reason = REDUCING, f"{reason}; broker still disconnected"
         if state is not self.state:
             self._recorded.clear()  # a new state: its refusals are news again
             self.events.append(RiskEvent(ts, "state", reason, None, f"{self.state} -> {state}"))
@@ -139,27 +180,6 @@ class RiskGovernor:
             self.events.append(RiskEvent(ts, "refusal", reason, symbol, f"target {target} -> {allowed}"))
 
     # -- the review ------------------------------------------------------------------------
-    def update_loss_state(self, ts: int, equity: float) -> None:
-        """The loss layer: move between ACTIVE, REDUCING and HALTED on the day's loss and the drawdown."""
-        if equity > self.peak_equity:
-            self.peak_equity = equity
-        state = self.state
-        if state is HALTED:
-            return
-        c = self.config
-        drawdown = self.peak_equity - equity
-        loss = self.session_start_equity - equity
-        if drawdown >= c.max_drawdown:
-            self._drawdown_halt = True
-            self._set(HALTED, ts, f"drawdown {drawdown:.2f} >= {c.max_drawdown}")
-        elif loss >= c.daily_loss_limit:
-            self._set(HALTED, ts, f"daily loss {loss:.2f} >= {c.daily_loss_limit}")
-        elif loss >= self._reduce_loss:
-            if state is ACTIVE:
-                self._set(REDUCING, ts, f"daily loss {loss:.2f} >= {c.reduce_at:.0%} of the limit")
-        elif state is REDUCING and loss <= self._resume_loss:
-            self._set(ACTIVE, ts, f"daily loss back to {loss:.2f}")
-
     def review(
         self,
         ts: int,
@@ -181,9 +201,26 @@ class RiskGovernor:
         c = self.config
         if self.session_start_equity != self.session_start_equity:  # NaN: first review of a session
             self.start_session(ts, equity)
-        self.update_loss_state(ts, equity)
+        # the loss layer: the day's loss and the drawdown move the state (hysteresis: see the module)
+        if equity > self.peak_equity:
+            self.peak_equity = equity
+        state = self.state
+        if state is not HALTED:
+            drawdown = self.peak_equity - equity
+            loss = self.session_start_equity - equity
+            if drawdown >= c.max_drawdown:
+                self._drawdown_halt = True
+                self._set(HALTED, ts, f"drawdown {drawdown:.2f} >= {c.max_drawdown}")
+            elif loss >= c.daily_loss_limit:
+                self._set(HALTED, ts, f"daily loss {loss:.2f} >= {c.daily_loss_limit}")
+            elif loss >= self._reduce_loss:
+                if state is ACTIVE:
+                    self._set(REDUCING, ts, f"daily loss {loss:.2f} >= {c.reduce_at:.0%} of the limit")
+            elif state is REDUCING and loss <= self._resume_loss:
+                self._set(ACTIVE, ts, f"daily loss back to {loss:.2f}")
+            state = self.state
         # what this decision may do at all: flatten, only shrink (reason given), or anything
-        state, flatten = self.state, False
+        flatten = False
         if state is HALTED:
             reason, flatten = "halted", True
         elif minutes_to_close <= c.flatten_minutes:
@@ -261,7 +298,7 @@ class RiskGovernor:
             if q == after[s]:
                 continue
             budget = c.max_orders_per_day - self.orders_today - 1  # what this order leaves for flattening
-            if q != 0 and budget < len(after) and budget < _open_after(after, s, q):
+            if q != 0 and budget < len(after) and budget < 1 + sum(1 for k, v in after.items() if v and k != s):
                 # no budget to resize: a wanted reduction closes the position instead (closing never
                 # breaks the invariant), anything else keeps the position as it is
                 allowed = 0 if abs(q) < abs(after[s]) else after[s]
@@ -283,17 +320,12 @@ class RiskGovernor:
         self.orders_this_minute = max(self.orders_this_minute - 1, 0)
 
 
-def _open_after(positions: Mapping[str, int], symbol: str, target: int) -> int:
-    """Symbols left non-flat if `symbol` moved to `target`."""
-    n = 1 if target else 0
-    for s, q in positions.items():
-        if s != symbol and q:
-            n += 1
-    return n
-
-
 def _toward_zero(target: int, current: int) -> int:
     """The part of `target` that does not grow or flip the current position."""
     if current >= 0:
         return min(max(target, 0), current)
     return max(min(target, 0), current)
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None

@@ -5,7 +5,7 @@
 
 `service` runs it (`ijules paper`), `store` is its memory across crashes (written before acting),
 `journal` is the broker as the engine sees it (nothing sent or booked unwritten), `simvenue` the
-simulated broker that outlives the service, `governor` the risk governor plus what a service
-knows (the broker link, standing aside, restarts), `metrics` its Prometheus endpoint. The
-Interactive Brokers broker lives with the other brokers (`ijules_core.brokers.ib`).
+simulated broker that outlives the service, `metrics` its Prometheus endpoint. The risk governor
+(`ijules_core.risk`, with the broker link, standing aside and its snapshot across restarts) and the
+Interactive Brokers broker (`ijules_core.brokers.ib`) live with the rest of the core.
 """

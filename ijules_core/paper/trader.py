@@ -33,14 +33,13 @@ from ijules_core.brokers.base import BrokerError
 from ijules_core.env import MINUTE_NS, flat_observations, observation
 from ijules_core.execution import ExecutionConfig, ExecutionEngine
 from ijules_core.orders import OPEN, Fill, Order, OrderStatus
-from ijules_core.paper.governor import ServiceGovernor
 from ijules_core.paper.journal import JournaledBroker
 from ijules_core.paper.metrics import ServiceMetrics
 from ijules_core.paper.store import Decision, Snapshot, TradingStore
 from ijules_core.paper.stream import MarketStream, Minute, minutes_from_bars
 from ijules_core.policy import HOLD, Policy
 from ijules_core.portfolio import Portfolio
-from ijules_core.risk import RiskConfig, RiskEvent
+from ijules_core.risk import RiskConfig, RiskEvent, RiskGovernor
 
 
 RECONNECTABLE = (BrokerError, ConnectionError, OSError, TimeoutError)  # what a broker link failure raises
@@ -87,7 +86,7 @@ class PaperTrader:
         self.portfolio = Portfolio(symbols, self.session.start_cash)
         for fill in store.fills(self.session_id):
             self.portfolio.apply_fill(fill)
-        self.governor = ServiceGovernor(config.risk, symbols)
+        self.governor = RiskGovernor(config.risk, symbols)
         last = store.last_snapshot(config.account)
         if last:
             self.governor.restore(last.governor)
