@@ -53,8 +53,6 @@ class BacktestConfig:
 class Replay:
     """What one replay produced: the ledger and the curves the metrics come from."""
 
-    ts: list[int] = field(default_factory=list)  # bar-close stamps of the equity curve
-    equity: list[float] = field(default_factory=list)
     day_end_equity: list[float] = field(default_factory=list)
     decisions: list[tuple[int, int, float]] = field(default_factory=list)  # ts, action, confidence
     realized: list[float] = field(default_factory=list)  # per closing fill
@@ -64,6 +62,15 @@ class Replay:
     @property
     def fills(self):
         return self.engine.portfolio.fills
+
+    @property
+    def ts(self) -> list[int]:
+        """Bar-close stamps of the equity curve: the book is marked at each close, before deciding."""
+        return self.engine.portfolio.curve_ts
+
+    @property
+    def equity(self) -> list[float]:
+        return self.engine.portfolio.curve
 
     def metrics(self, start_equity: float) -> dict:
         pf = self.engine.portfolio
@@ -98,9 +105,7 @@ def replay(data: MarketData, policy: Policy, config: EnvConfig = EnvConfig(), se
         governor.start_session(ts[start], portfolio.equity(closes[start]))
         for t in range(start, end):
             decided_at = ts[t] + 60_000_000_000
-            out.ts.append(decided_at)  # the book marked at the close of bar t, before deciding
-            equity = portfolio.equity(closes[t])
-            out.equity.append(equity)
+            equity = portfolio.mark(decided_at, closes[t])  # the book at the close of bar t, before deciding
             q0, q1 = held[0].qty, held[1].qty
             out.exposed.append(bool(q0 or q1))
             action, confidence = policy.act(observation(rows[t], (q0, q1), pos_scale))

@@ -149,7 +149,7 @@ class DualTickerTradingEnv(gym.Env):
         engine.decide(decided_at, int(action), close, minutes_to_close, bar_age, 0.0, correlation, before)
         if engine.open_orders:  # nothing to fill otherwise (most bars)
             engine.on_bar(opened_at, opens)
-        self._equity = equity = portfolio.mark(closed_at, close_next)
+        self._equity = equity = portfolio.equity(close_next)  # no curve kept: `info` carries it
         self.t = t = self.t + 1
         reward = equity - before
         if self._penalized:
@@ -161,7 +161,7 @@ class DualTickerTradingEnv(gym.Env):
         info = {
             "equity": equity,
             "positions": {s0: q0, s1: q1},
-            "pnl": {s0: p0.net_pnl(close_next[s0]), s1: p1.net_pnl(close_next[s1])},  # realised + unrealised − fees
+            "pnl": portfolio.net_pnl(close_next),  # realised + unrealised − fees, per symbol
             "fees": portfolio.fees,
             "refusals": governor.refusals - refusals,
             "governor": governor.state,

@@ -46,6 +46,17 @@ class ExecutionConfig:
         return self.unit_shares * self.max_units
 
 
+# The targets each action asks for from a working position, per (symbols, unit, floor, limit): the same few
+# positions come back bar after bar and episode after episode, so each is computed once per process.
+_PROPOSALS: dict[tuple, dict[tuple[int, int], dict[int, dict[str, int]]]] = {}
+
+
+def _propose(s0: str, s1: str, unit: int, lo: int, hi: int, q0: int, q1: int) -> dict[int, dict[str, int]]:
+    """Per action, one unit up or down per symbol from (q0, q1), clamped to [lo, hi]. Shared: never modified."""
+    return {a: {s0: min(max(q0 + d0 * unit, lo), hi), s1: min(max(q1 + d1 * unit, lo), hi)}
+            for a, (d0, d1) in _DELTAS.items()}
+
+
 class ExecutionEngine:
     def __init__(
         self,
@@ -65,10 +76,10 @@ class ExecutionEngine:
         self.config = config
         self.id_prefix = id_prefix
         self.open_orders: list[Order] = []
-        self.working = portfolio.quantities()  # held + what open orders still add
-        self._limit = config.max_shares
-        self._floor = 0 if config.long_only else -self._limit
-        self._moves = {a: (d0 * config.unit_shares, d1 * config.unit_shares) for a, (d0, d1) in _DELTAS.items()}
+        hi = config.max_shares
+        self._limits = (*self.symbols, config.unit_shares, 0 if config.long_only else -hi, hi)
+        self._by_working = _PROPOSALS.setdefault(self._limits, {})
+        self._refresh()  # `working`: held + what open orders still add; `_proposals`: what each action asks from it
 
     def client_order_id(self, ts: int, symbol: str) -> str:
         """Deterministic: the same decision always names its order the same, so a resubmission is a no-op."""
@@ -94,14 +105,9 @@ class ExecutionEngine:
         working = self.working
         if equity is None:
             equity = self.portfolio.equity(prices)
-        # propose: one unit up or down from the working position, clamped (here, not in a helper: every bar)
-        moves = self._moves.get(action)  # shares per symbol
-        if moves is None:
+        targets = self._proposals.get(action)  # kept with the working position: nothing to build per bar
+        if targets is None:
             action_deltas(action)  # raises the error that names the bad action
-        lo, hi = self._floor, self._limit
-        s0, s1 = self.symbols
-        q0, q1 = working[s0] + moves[0], working[s1] + moves[1]
-        targets = {s0: lo if q0 < lo else hi if q0 > hi else q0, s1: lo if q1 < lo else hi if q1 > hi else q1}
         approved = self.governor.review(ts, targets, working, prices, equity, minutes_to_close,
                                         bar_age_minutes, latency_ms, correlation)
         if approved is working or approved == working:
@@ -140,10 +146,17 @@ class ExecutionEngine:
         self._refresh()
 
     def _refresh(self) -> None:
-        """Drop finished orders; the working position is what is held plus what open orders still add."""
+        """Drop finished orders; the working position is what is held plus what open orders still add,
+        and the proposals are the targets each action asks for from it (computed once per position)."""
         working, still_open = self.portfolio.quantities(), []
         for o in self.open_orders:
             if o.is_open:
                 still_open.append(o)
                 working[o.symbol] += o.remaining
         self.open_orders, self.working = still_open, working
+        s0, s1 = self.symbols
+        key = (working[s0], working[s1])
+        proposals = self._by_working.get(key)
+        if proposals is None:
+            proposals = self._by_working[key] = _propose(*self._limits, *key)
+        self._proposals = proposals

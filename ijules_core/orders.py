@@ -10,7 +10,7 @@ the database.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 
@@ -52,39 +52,42 @@ class Fill(NamedTuple):
     exec_id: str
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Order:
+    """An order and its lifecycle. `remaining` and `is_open` are kept up to date by `move` and
+    `record_fill` (plain attributes, not properties: the engine reads them on every bar)."""
+
     client_order_id: str
     symbol: str
     qty: int  # signed: + buy, - sell
     created_ts: int
-    status: OrderStatus = NEW
-    filled_qty: int = 0
-    avg_fill_price: float = 0.0
-    reason: str = ""
-    history: list[tuple[OrderStatus, int]] = field(default_factory=list)
+    status: OrderStatus
+    filled_qty: int
+    avg_fill_price: float
+    reason: str
+    history: list[tuple[OrderStatus, int]]
+    remaining: int
+    is_open: bool
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.qty, int) or self.qty == 0:
-            raise OrderError(f"order {self.client_order_id}: quantity must be a non-zero integer, got {self.qty!r}")
-        self.history.append((self.status, self.created_ts))
+    def __init__(self, client_order_id: str, symbol: str, qty: int, created_ts: int, status: OrderStatus = NEW,
+                 filled_qty: int = 0, avg_fill_price: float = 0.0, reason: str = "") -> None:
+        if not isinstance(qty, int) or qty == 0:
+            raise OrderError(f"order {client_order_id}: quantity must be a non-zero integer, got {qty!r}")
+        self.client_order_id, self.symbol, self.qty, self.created_ts = client_order_id, symbol, qty, created_ts
+        self.status, self.filled_qty, self.avg_fill_price, self.reason = status, filled_qty, avg_fill_price, reason
+        self.history = [(status, created_ts)]
+        self.remaining = qty - filled_qty
+        self.is_open = status in OPEN
 
     @property
     def side(self) -> int:
         return 1 if self.qty > 0 else -1
 
-    @property
-    def remaining(self) -> int:
-        return self.qty - self.filled_qty
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN
-
     def move(self, status: OrderStatus, ts: int, reason: str = "") -> None:
         if status not in _NEXT[self.status]:
             raise OrderError(f"order {self.client_order_id}: {self.status} → {status} is not a legal transition")
         self.status = status
+        self.is_open = status in OPEN
         if reason:
             self.reason = reason
         self.history.append((status, ts))
@@ -97,4 +100,5 @@ class Order:
             raise OrderError(f"order {self.client_order_id}: fill of {qty} does not fit {self.remaining} remaining")
         self.avg_fill_price = (self.avg_fill_price * filled + fill.price * qty) / total
         self.filled_qty = total
+        self.remaining = self.qty - total
         self.move(FILLED if total == self.qty else PARTIALLY_FILLED, fill.ts)

@@ -42,9 +42,6 @@ class Position:
     def unrealized(self, price: float) -> float:
         return self.qty * (price - self.avg_cost)
 
-    def net_pnl(self, price: float) -> float:
-        """Realised plus unrealised, less commissions: what this symbol has earned so far."""
-        return self.realized + self.qty * (price - self.avg_cost) - self.commissions
 
 
 class Portfolio:
@@ -102,10 +99,18 @@ class Portfolio:
     def gross_exposure(self, prices: Mapping[str, float]) -> float:
         return sum(abs(p.qty) * prices[s] for s, p in self.positions.items())
 
+    def net_pnl(self, prices: Mapping[str, float]) -> dict[str, float]:
+        """Per symbol, realised plus unrealised less commissions: what it has earned so far (every env step)."""
+        out = {}
+        for p in self._held:
+            out[p.symbol] = p.realized + p.qty * (prices[p.symbol] - p.avg_cost) - p.commissions
+        return out
+
     def pnl(self, prices: Mapping[str, float]) -> dict[str, dict[str, float]]:
         """Per symbol: realised, unrealised, commissions and the net of the three."""
+        net = self.net_pnl(prices)
         return {s: {"realized": p.realized, "unrealized": p.unrealized(prices[s]), "commissions": p.commissions,
-                    "net": p.net_pnl(prices[s])}
+                    "net": net[s]}
                 for s, p in self.positions.items()}
 
     def is_flat(self) -> bool:

@@ -45,7 +45,7 @@ def test_step_decides_at_the_close_and_fills_at_the_next_open(month_data):
     assert reward == pytest.approx((info["equity"] - 10_000) * 0.01)
     assert info["pnl"]["NVDA"] == pytest.approx(close[0] - fills[0].price - 1.0)
     assert info["fees"] == 2.0 and info["refusals"] == 0 and info["governor"] == "ACTIVE"
-    assert env.portfolio.curve[-1] == info["equity"]
+    assert env.portfolio.equity(dict(zip(month_data.symbols, close))) == info["equity"]
 
 
 def test_episodes_are_seeded_and_truncate(month_data):
@@ -66,9 +66,10 @@ def test_penalties_lower_the_reward_of_trading_and_losing(month_data):
                                                        drawdown_penalty=0.5))
     for env in (plain, taxed):
         env.reset(seed=0, options={"start": 500})
-    (_, r_plain, *_), (_, r_taxed, *_) = plain.step(8), taxed.step(8)
+    (_, r_plain, _, _, info), (_, r_taxed, *_) = plain.step(8), taxed.step(8)
     traded = sum(abs(f.qty) * f.price for f in plain.portfolio.fills)
-    loss = max(0.0, 10_000 - plain.portfolio.curve[-1])
+    loss = max(0.0, 10_000 - info["equity"])
+    assert traded > 0 and loss > 0  # both penalties bite on this step
     assert r_taxed == pytest.approx(r_plain - 0.01 * (1e-3 * traded + 0.5 * loss))
 
 
