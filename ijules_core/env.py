@@ -131,6 +131,7 @@ class DualTickerTradingEnv(gym.Env):
         self.engine = ExecutionEngine(self.symbols, broker, self.portfolio, self.governor, c.execution)
         self._positions = tuple(self.portfolio.positions.values())  # Position objects, updated in place
         self._session_id = -1
+        self._flat_book: tuple[dict, dict] | None = None  # `info` of a flat book: reused until the next fill
         self._equity = c.initial_cash
         # the episode's observations, copied at once: each step completes and hands out a row of its own
         self._obs = list(self._flat[start:self.end + 1].copy())
@@ -149,19 +150,24 @@ class DualTickerTradingEnv(gym.Env):
         engine.decide(decided_at, int(action), close, minutes_to_close, bar_age, 0.0, correlation, before)
         if engine.open_orders:  # nothing to fill otherwise (most bars)
             engine.on_bar(opened_at, opens)
+            self._flat_book = None
         self._equity = equity = portfolio.equity(close_next)  # no curve kept: `info` carries it
         self.t = t = self.t + 1
         reward = equity - before
         if self._penalized:
             c = self.config
             reward -= c.turnover_penalty * (portfolio.traded_value - traded) + c.drawdown_penalty * max(0.0, -reward)
-        s0, s1 = self.symbols
         p0, p1 = self._positions
         q0, q1 = p0.qty, p1.qty
+        book = self._flat_book  # a flat book's positions and P&L change only with a fill: shared until then
+        if book is None or q0 or q1:
+            s0, s1 = self.symbols
+            book = {s0: q0, s1: q1}, portfolio.net_pnl(close_next)  # P&L: realised + unrealised − fees
+            self._flat_book = None if q0 or q1 else book
         info = {
             "equity": equity,
-            "positions": {s0: q0, s1: q1},
-            "pnl": portfolio.net_pnl(close_next),  # realised + unrealised − fees, per symbol
+            "positions": book[0],
+            "pnl": book[1],
             "fees": portfolio.fees,
             "refusals": governor.refusals - refusals,
             "governor": governor.state,
