@@ -111,6 +111,7 @@ class DualTickerTradingEnv(gym.Env):
         ))
         self._pos_scale = 1.0 / config.execution.max_shares
         self._penalized = bool(config.turnover_penalty or config.drawdown_penalty)
+        self._reward_scale = config.reward_scale
         self.engine: ExecutionEngine | None = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -148,22 +149,24 @@ class DualTickerTradingEnv(gym.Env):
         # `before` is the book marked at this close: no fill comes between the last mark and the decision
         before, traded, refusals = self._equity, portfolio.traded_value, governor.refusals
         engine.decide(decided_at, int(action), close, minutes_to_close, bar_age, 0.0, correlation, before)
+        self.t = t = self.t + 1
+        obs, book = self._obs[t - self.start], self._flat_book
         if engine.open_orders:  # nothing to fill otherwise (most bars)
             engine.on_bar(opened_at, opens)
-            self._flat_book = None
-        self._equity = equity = portfolio.equity(close_next)  # no curve kept: `info` carries it
-        self.t = t = self.t + 1
+            book = None
+        if book is None:  # else the book is flat and no fill has touched it: same value, positions, P&L
+            p0, p1 = self._positions
+            q0, q1 = p0.qty, p1.qty
+            s0, s1 = self.symbols
+            self._equity = portfolio.equity(close_next)
+            book = {s0: q0, s1: q1}, portfolio.net_pnl(close_next)  # P&L: realised + unrealised − fees
+            self._flat_book = None if q0 or q1 else book  # shared by the infos that follow: never modified
+            observation(obs, (q0, q1), self._pos_scale)
+        equity = self._equity
         reward = equity - before
         if self._penalized:
             c = self.config
             reward -= c.turnover_penalty * (portfolio.traded_value - traded) + c.drawdown_penalty * max(0.0, -reward)
-        p0, p1 = self._positions
-        q0, q1 = p0.qty, p1.qty
-        book = self._flat_book  # a flat book's positions and P&L change only with a fill: shared until then
-        if book is None or q0 or q1:
-            s0, s1 = self.symbols
-            book = {s0: q0, s1: q1}, portfolio.net_pnl(close_next)  # P&L: realised + unrealised − fees
-            self._flat_book = None if q0 or q1 else book
         info = {
             "equity": equity,
             "positions": book[0],
@@ -172,8 +175,7 @@ class DualTickerTradingEnv(gym.Env):
             "refusals": governor.refusals - refusals,
             "governor": governor.state,
         }
-        obs = observation(self._obs[t - self.start], (q0, q1), self._pos_scale)
-        return obs, reward * self.config.reward_scale, False, t >= self.end, info
+        return obs, reward * self._reward_scale, False, t >= self.end, info
 
 
 def make_vec_env(data: MarketData, config: EnvConfig = EnvConfig(), n_envs: int = 1, seed: int = 0,
