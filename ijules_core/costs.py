@@ -23,9 +23,10 @@ class CostModel:
             if getattr(self, name) < 0:
                 raise ValueError(f"CostModel.{name} must be >= 0, got {getattr(self, name)}")
 
-    def fill_price(self, side: int, reference: float) -> float:
-        """Buying pays up, selling gets less: reference × (1 ± slippage)."""
-        return reference * (1.0 + side * self.slippage_bps * 1e-4)
+    def fill_price(self, qty: int, reference: float) -> float:
+        """Buying (qty > 0) pays up, selling gets less: reference × (1 ± slippage)."""
+        slip = self.slippage_bps * 1e-4
+        return reference * (1.0 + slip) if qty > 0 else reference * (1.0 - slip)
 
     def commission(self, shares: int, price: float) -> float:
         """Per share, at least the minimum, at most the cap; plus `tc_bp` (comparisons: min/max cost more)."""

@@ -73,15 +73,17 @@ class Order:
                  filled_qty: int = 0, avg_fill_price: float = 0.0, reason: str = "") -> None:
         if not isinstance(qty, int) or qty == 0:
             raise OrderError(f"order {client_order_id}: quantity must be a non-zero integer, got {qty!r}")
-        self.client_order_id, self.symbol, self.qty, self.created_ts = client_order_id, symbol, qty, created_ts
-        self.status, self.filled_qty, self.avg_fill_price, self.reason = status, filled_qty, avg_fill_price, reason
+        self.client_order_id = client_order_id
+        self.symbol = symbol
+        self.qty = qty
+        self.created_ts = created_ts
+        self.status = status
+        self.filled_qty = filled_qty
+        self.avg_fill_price = avg_fill_price
+        self.reason = reason
         self.history = [(status, created_ts)]
         self.remaining = qty - filled_qty
         self.is_open = status in OPEN
-
-    @property
-    def side(self) -> int:
-        return 1 if self.qty > 0 else -1
 
     def move(self, status: OrderStatus, ts: int, reason: str = "") -> None:
         if status not in _NEXT[self.status]:

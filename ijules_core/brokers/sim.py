@@ -78,7 +78,7 @@ class SimBroker:
                 waiting.append(item)
                 continue
             symbol, qty = order.symbol, order.remaining
-            price = costs.fill_price(order.side, opens[symbol])
+            price = costs.fill_price(qty, opens[symbol])
             commission = costs.commission(qty, price)
             self._exec_seq += 1
             fill = Fill(order.client_order_id, symbol, qty, price, commission, ts, f"sim-{self._exec_seq}")
