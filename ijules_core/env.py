@@ -11,8 +11,13 @@ penalties. Episodes start at a seeded random bar after the `lookback` warm-up an
 
 A gap in the data (`MarketData.gap_minutes`) reaches the governor as the bar's age, so a
 bar that comes after more than `RiskConfig.stale_minutes` without data only lets
-positions shrink. The step is kept lean — each bar's scalars prebuilt into one tuple, no
-pandas, no order, fill or event objects when nothing trades — see `benchmarks/bench_env.py`.
+positions shrink.
+
+The step is kept lean (`benchmarks/bench_env.py`): each decision's scalars are prebuilt into
+one tuple, an episode's observation rows are copied once at reset, no pandas, and no order,
+fill or event objects when nothing trades. A flat book that no fill has touched keeps its
+value, positions and P&L, so such a step reuses them: `info["positions"]` and `info["pnl"]`
+are then the same dicts as the step before (treat `info` as read-only, as SB3 does).
 """
 
 from __future__ import annotations
@@ -102,17 +107,18 @@ class DualTickerTradingEnv(gym.Env):
         s0, s1 = self.symbols
         opens = [{s0: a, s1: b} for a, b in data.open.tolist()]
         closes = [{s0: a, s1: b} for a, b in data.close.tolist()]
-        closed_at = (data.ts + MINUTE_NS).tolist()  # bar close: decisions and marks
         self._steps = list(zip(
-            closed_at, closes, data.session.tolist(), data.minutes_to_close.tolist(),
+            (data.ts + MINUTE_NS).tolist(), closes,  # the bar's close: the decision's time and prices
+            data.session.tolist(), data.minutes_to_close.tolist(),
             (data.gap_minutes - 1.0).tolist(),  # minutes without data before the bar
             data.rolling_correlation().tolist(),
-            data.ts.tolist()[1:], opens[1:], closes[1:], closed_at[1:],  # the next bar: fills at its open, mark at its close
+            data.ts.tolist()[1:], opens[1:], closes[1:],  # the next bar: fills at its open, marked at its close
         ))
         self._pos_scale = 1.0 / config.execution.max_shares
         self._penalized = bool(config.turnover_penalty or config.drawdown_penalty)
         self._reward_scale = config.reward_scale
         self.engine: ExecutionEngine | None = None
+        self.t = self.end = 0  # no episode yet: `step` asks for `reset`
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """A fresh book (cash, no positions, an ACTIVE governor) at a seeded random bar, or `options["start"]`."""
@@ -140,8 +146,11 @@ class DualTickerTradingEnv(gym.Env):
         return obs, {"start": start, "ts": int(self.data.ts[start])}
 
     def step(self, action):
+        t = self.t
+        if t >= self.end:
+            raise RuntimeError("DualTickerTradingEnv.step needs reset() first, and again once an episode is truncated")
         (decided_at, close, session, minutes_to_close, bar_age, correlation,
-         opened_at, opens, close_next, closed_at) = self._steps[self.t]
+         opened_at, opens, close_next) = self._steps[t]
         engine, portfolio, governor = self.engine, self.portfolio, self.governor
         if session != self._session_id:
             self._session_id = session
@@ -149,8 +158,8 @@ class DualTickerTradingEnv(gym.Env):
         # `before` is the book marked at this close: no fill comes between the last mark and the decision
         before, traded, refusals = self._equity, portfolio.traded_value, governor.refusals
         engine.decide(decided_at, int(action), close, minutes_to_close, bar_age, 0.0, correlation, before)
-        self.t = t = self.t + 1
-        obs, book = self._obs[t - self.start], self._flat_book
+        self.t = t = t + 1
+        obs, book = self._obs[t - self.start], self._flat_book  # this step's row, completed below unless flat
         if engine.open_orders:  # nothing to fill otherwise (most bars)
             engine.on_bar(opened_at, opens)
             book = None

@@ -89,6 +89,35 @@ def test_bad_actions_and_configs(month_data):
         EnvConfig(risk=RiskConfig(daily_loss_limit=-50))
 
 
+@pytest.mark.parametrize("risk", [RiskConfig(), LOOSE], ids=["default limits", "limits lifted"])
+def test_every_step_reports_what_the_book_holds(month_data, risk):
+    """The step reuses a flat book's value, positions and P&L until a fill: each must equal a full recount."""
+    env = DualTickerTradingEnv(month_data, EnvConfig(episode_length=600, risk=risk))
+    env.action_space.seed(1)
+    obs, _ = env.reset(seed=1)
+    start, seen, flat_steps, shared = env.start, [obs], 0, 0
+    previous = None
+    for i in range(1, 601):
+        obs, reward, _, truncated, info = env.step(env.action_space.sample())
+        close = dict(zip(month_data.symbols, month_data.close[start + i].tolist()))
+        pf = env.portfolio
+        assert info["equity"] == pf.equity(close)
+        assert info["positions"] == pf.quantities()
+        assert info["pnl"] == {s: v["net"] for s, v in pf.pnl(close).items()}
+        expected = np.append(month_data.features[start + i].reshape(-1), [q / 5 for q in pf.quantities().values()])
+        np.testing.assert_array_equal(obs, expected.astype(np.float32))
+        assert all(obs is not other for other in seen)  # every observation is an array of its own
+        seen.append(obs)
+        flat_steps += pf.is_flat()
+        shared += previous is not None and info["pnl"] is previous["pnl"]
+        previous = info
+    assert truncated and flat_steps > 10 and shared > 0 and len(env.portfolio.fills) > 20, (flat_steps, shared)
+    with pytest.raises(RuntimeError, match="needs reset"):
+        env.step(4)  # the episode is over
+    with pytest.raises(RuntimeError, match="needs reset"):
+        DualTickerTradingEnv(month_data).step(4)
+
+
 def test_bad_market_data_is_refused_at_construction(month_data):
     features = month_data.features.copy()
     features[7, 1, 3] = np.inf
