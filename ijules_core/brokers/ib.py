@@ -61,11 +61,12 @@ class IBBroker:
         self._link_up = False  # the gateway's own link to IB (1100 / 1101 / 1102)
         self._resync = False  # the link came back: learn what happened before trading again
         self._id_in_use = False
-        self.ib.orderStatusEvent += self._on_status
-        self.ib.execDetailsEvent += self._on_exec
-        self.ib.commissionReportEvent += self._on_commission
-        self.ib.errorEvent += self._on_error
-        self.ib.disconnectedEvent += self._on_disconnected
+        # strong references: the broker lives as long as its `IB` (eventkit's weak ones, once dead, still get
+        # called unbound when a cycle was collected without their callback — "missing argument 'self'")
+        for event, handler in ((self.ib.orderStatusEvent, self._on_status), (self.ib.execDetailsEvent, self._on_exec),
+                               (self.ib.commissionReportEvent, self._on_commission),
+                               (self.ib.errorEvent, self._on_error), (self.ib.disconnectedEvent, self._on_disconnected)):
+            event.connect(handler, keep_ref=True)
 
     # -- connection -------------------------------------------------------------------------------
     @property
