@@ -175,7 +175,8 @@ class DualTickerTradingEnv(gym.Env):
         reward = equity - before
         if self._penalized:
             c = self.config
-            reward -= c.turnover_penalty * (portfolio.traded_value - traded) + c.drawdown_penalty * max(0.0, -reward)
+            reward -= c.turnover_penalty * (portfolio.traded_value - traded)
+            reward -= c.drawdown_penalty * max(0.0, before - equity)
         info = {
             "equity": equity,
             "positions": book[0],
