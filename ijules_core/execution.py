@@ -139,6 +139,12 @@ class ExecutionEngine:
         self._refresh()
         return fills
 
+    def adopt(self, orders: Sequence[Order]) -> None:
+        """Take these as the engine's open orders (a restarted trader's, as its broker knows them), after the
+        portfolio has booked what the broker reports: the working position is recounted over them."""
+        self.open_orders = list(orders)
+        self._refresh()
+
     def cancel_open_orders(self) -> None:
         """Cancel whatever has not filled yet (a halt, a shutdown)."""
         for order in self.open_orders:

@@ -220,7 +220,7 @@ class PaperTrader:
         mine = [known[c] for c in ours if c in known]
         store.update_orders(mine)
         adopt_until = ts if adopt_until is None else adopt_until
-        engine.open_orders = [o for o in mine if o.is_open and o.created_ts <= adopt_until]
+        adopted = [o for o in mine if o.is_open and o.created_ts <= adopt_until]
         held, theirs = self.portfolio.quantities(), broker.positions()
         adjust = [Fill("", s, theirs.get(s, 0) - q, self.stream.last_closes[s], 0.0, ts, f"adjust-{s}-{ts}")
                   for s, q in held.items() if theirs.get(s, 0) != q]
@@ -228,7 +228,7 @@ class PaperTrader:
             self.portfolio.apply_fill(fill)
             self._note(ts, "reconcile", "position adjusted to the broker's", fill.symbol,
                        f"held {held[fill.symbol]}, broker {theirs.get(fill.symbol, 0)}")
-        engine._refresh()  # the engine's own rule for the working position, over the adopted orders
+        engine.adopt(adopted)  # after the adjustments: the working position counts them and the orders
         if self.metrics and booked:
             self.metrics.trades.inc(len(booked))
 

@@ -120,3 +120,17 @@ def test_a_rejected_order_gives_the_order_budget_back():
     (a, b) = engine.decide(60, 8, {"NVDA": 100.0, "MSFT": 50.0}, 300)
     assert a.status is b.status is OrderStatus.REJECTED and "chaos" in a.reason
     assert engine.governor.orders_today == 0 and engine.working == {"NVDA": 0, "MSFT": 0}
+
+
+def test_adopted_orders_count_in_the_working_position_and_the_next_proposal():
+    """A restarted trader hands the engine the orders its broker still has open: no order is sent twice."""
+    broker = SimBroker(["NVDA", "MSFT"], costs=FREE, delay_bars=5)
+    prices = {"NVDA": 100.0, "MSFT": 50.0}
+    first = _engine(broker)
+    first.decide(60, 7, prices, 300)  # BUY NVDA, still open when the process dies
+    restarted = _engine(broker)
+    assert restarted.working == {"NVDA": 0, "MSFT": 0}
+    restarted.adopt([o for o in broker.orders.values() if o.is_open])
+    assert restarted.working == {"NVDA": 1, "MSFT": 0}
+    (order,) = restarted.decide(120, 7, prices, 300)  # BUY again: the target is 2, on top of the adopted 1
+    assert order.qty == 1 and restarted.working == {"NVDA": 2, "MSFT": 0}
