@@ -77,8 +77,8 @@ class ExecutionEngine:
         self.id_prefix = id_prefix
         self.open_orders: list[Order] = []
         hi = config.max_shares
-        self._limits = (*self.symbols, config.unit_shares, 0 if config.long_only else -hi, hi)
-        self._by_working = _PROPOSALS.setdefault(self._limits, {})
+        self._propose_args = (*self.symbols, config.unit_shares, 0 if config.long_only else -hi, hi)
+        self._by_working = _PROPOSALS.setdefault(self._propose_args, {})
         self._refresh()  # `working`: held + what open orders still add; `_proposals`: what each action asks from it
 
     def client_order_id(self, ts: int, symbol: str) -> str:
@@ -164,5 +164,5 @@ class ExecutionEngine:
         key = (working[s0], working[s1])
         proposals = self._by_working.get(key)
         if proposals is None:
-            proposals = self._by_working[key] = _propose(*self._limits, *key)
+            proposals = self._by_working[key] = _propose(*self._propose_args, *key)
         self._proposals = proposals

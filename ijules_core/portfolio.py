@@ -43,7 +43,6 @@ class Position:
         return self.qty * (price - self.avg_cost)
 
 
-
 class Portfolio:
     """Cash, positions and the equity curve of one book (`mark` appends to the curve)."""
 

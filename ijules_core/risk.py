@@ -5,9 +5,9 @@ orders that shrink positions; HALTED flattens, then lets nothing through. Three 
 review each set of proposed target positions, in this order:
 
 - production: kill switch → HALTED; a person's "flatten" → HALTED for the rest of the session
-  (`stand_aside`); the broker link down → REDUCING until it is back; from `flatten_minutes` before the close (15:55 ET,
-  12:55 on early closes) every target is 0; in the last `no_new_minutes` only reductions;
-  stale data (`bar_age_minutes` > `stale_minutes`: live, the newest bar is that old; in a
+  (`stand_aside`); the broker link down → REDUCING until it is back; from `flatten_minutes`
+  before the close (15:55 ET, 12:55 on early closes) every target is 0; in the last
+  `no_new_minutes` only reductions; stale data (`bar_age_minutes` > `stale_minutes`: live, the newest bar is that old; in a
   replay, that many minutes of bars are missing before this one) or a slow decision
   (> `max_latency_ms`) reduce for that decision, as in REDUCING; order-rate caps per
   minute and per day, keeping enough of the daily budget in reserve to flatten every
@@ -298,7 +298,7 @@ class RiskGovernor:
             if q == after[s]:
                 continue
             budget = c.max_orders_per_day - self.orders_today - 1  # what this order leaves for flattening
-            if q != 0 and budget < len(after) and budget < 1 + sum(1 for k, v in after.items() if v and k != s):
+            if q != 0 and budget < len(after) and budget < _open_after(after, s, q):  # len(): the cheap bound first
                 # no budget to resize: a wanted reduction closes the position instead (closing never
                 # breaks the invariant), anything else keeps the position as it is
                 allowed = 0 if abs(q) < abs(after[s]) else after[s]
@@ -318,6 +318,15 @@ class RiskGovernor:
         """A broker refused an order the governor counted: it never reached the market, give the budget back."""
         self.orders_today -= 1
         self.orders_this_minute = max(self.orders_this_minute - 1, 0)
+
+
+def _open_after(positions: Mapping[str, int], symbol: str, target: int) -> int:
+    """Symbols left non-flat if `symbol` moved to `target`."""
+    n = 1 if target else 0
+    for s, q in positions.items():
+        if s != symbol and q:
+            n += 1
+    return n
 
 
 def _toward_zero(target: int, current: int) -> int:
