@@ -7,8 +7,9 @@ review each set of proposed target positions, in this order:
 - production: kill switch → HALTED; a person's "flatten" → HALTED for the rest of the session
   (`stand_aside`); the broker link down → REDUCING until it is back; from `flatten_minutes`
   before the close (15:55 ET, 12:55 on early closes) every target is 0; in the last
-  `no_new_minutes` only reductions; stale data (`bar_age_minutes` > `stale_minutes`: live, the newest bar is that old; in a
-  replay, that many minutes of bars are missing before this one) or a slow decision
+  `no_new_minutes` only reductions; stale data (`bar_age_minutes` > `stale_minutes`: live,
+  the newest bar is that old; in a replay, that many minutes of bars are missing before this
+  one) or a slow decision
   (> `max_latency_ms`) reduce for that decision, as in REDUCING; order-rate caps per
   minute and per day, keeping enough of the daily budget in reserve to flatten every
   open symbol at the close.
