@@ -9,10 +9,9 @@ review each set of proposed target positions, in this order:
   before the close (15:55 ET, 12:55 on early closes) every target is 0; in the last
   `no_new_minutes` only reductions; stale data (`bar_age_minutes` > `stale_minutes`: live,
   the newest bar is that old; in a replay, that many minutes of bars are missing before this
-  one) or a slow decision
-  (> `max_latency_ms`) reduce for that decision, as in REDUCING; order-rate caps per
-  minute and per day, keeping enough of the daily budget in reserve to flatten every
-  open symbol at the close.
+  one) or a slow decision (> `max_latency_ms`) reduce for that decision, as in REDUCING;
+  order-rate caps per minute and per day, keeping enough of the daily budget in reserve to
+  flatten every open symbol at the close.
 - loss: daily loss ≥ `reduce_at` × `daily_loss_limit` → REDUCING, back to ACTIVE only once it
   recovers to `resume_at` × the limit (hysteresis, so the state does not flicker around a
   threshold); daily loss ≥ the limit → HALTED for the rest of the session; drawdown from
